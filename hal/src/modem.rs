@@ -1,0 +1,93 @@
+//! The module operations the engine may ask for.
+
+use async_trait::async_trait;
+
+use crate::error::HalResult;
+use crate::events::ModemEvents;
+use crate::types::{
+    CallForwarding, CallIndex, CallInfo, CellInfo, DtmfDigit, ForwardReason, ModemIdentity,
+    ModuleKind, Operator, OperatorSelection, OutgoingPdu, PowerMode, Registration,
+    SignalQuality, SimState, SmsFilter, SmsIndex, StoredSms, UssdResponse,
+};
+
+/// One GSM/UMTS module with its SIM, seen through module operations and events.
+///
+/// Implemented by the AT backend (real modules, and the simulator's modems over a byte
+/// stream). A backend that cannot perform an operation returns
+/// [`HalError::Unsupported`](crate::HalError::Unsupported); it never panics.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ModemHal: Send + Sync {
+    /// Which dialect the backend is speaking.
+    fn kind(&self) -> ModuleKind;
+
+    /// Subscribe to the module's unsolicited events.
+    fn subscribe(&self) -> ModemEvents;
+
+    // --- identity and SIM ---
+
+    /// Manufacturer, model, firmware, IMEI, IMSI, ICCID.
+    async fn identity(&self) -> HalResult<ModemIdentity>;
+    /// Current SIM state.
+    async fn sim_state(&self) -> HalResult<SimState>;
+    /// Enter the PIN (or PUK and a new PIN when `new_pin` is given).
+    async fn enter_pin(&self, pin: &str, new_pin: Option<String>) -> HalResult<()>;
+    /// Own number as stored on the SIM (`AT+CNUM`), when present.
+    async fn own_number(&self) -> HalResult<Option<String>>;
+
+    // --- network ---
+
+    /// Registration state with location.
+    async fn registration(&self) -> HalResult<Registration>;
+    /// Signal quality.
+    async fn signal(&self) -> HalResult<SignalQuality>;
+    /// Registered operator, `None` when not registered.
+    async fn operator(&self) -> HalResult<Option<Operator>>;
+    /// Choose the operator automatically or lock to one.
+    async fn select_operator(&self, selection: OperatorSelection) -> HalResult<()>;
+    /// Serving cell and, where the module reports them, neighbours (serving first).
+    async fn cell_info(&self) -> HalResult<Vec<CellInfo>>;
+
+    // --- calls ---
+
+    /// Place a voice call. Returns the module's call index once the module accepted the
+    /// dial; progress (alerting, connected, released) arrives as events.
+    async fn dial(&self, number: &str) -> HalResult<CallIndex>;
+    /// Answer the ringing call.
+    async fn answer(&self) -> HalResult<()>;
+    /// Release all calls on the module.
+    async fn hang_up(&self) -> HalResult<()>;
+    /// Send one DTMF digit into the active call.
+    async fn send_dtmf(&self, digit: DtmfDigit) -> HalResult<()>;
+    /// The module's current call list.
+    async fn calls(&self) -> HalResult<Vec<CallInfo>>;
+
+    // --- SMS ---
+
+    /// Send an SMS PDU; returns the message reference (`+CMGS: <mr>`).
+    async fn send_sms(&self, pdu: &OutgoingPdu) -> HalResult<u8>;
+    /// List stored messages.
+    async fn list_sms(&self, filter: SmsFilter) -> HalResult<Vec<StoredSms>>;
+    /// Read one stored message.
+    async fn read_sms(&self, index: SmsIndex) -> HalResult<StoredSms>;
+    /// Delete one stored message. The engine calls this only after persisting it.
+    async fn delete_sms(&self, index: SmsIndex) -> HalResult<()>;
+
+    // --- supplementary services ---
+
+    /// Send a USSD string; the first answer is returned, later ones arrive as events.
+    async fn send_ussd(&self, text: &str) -> HalResult<UssdResponse>;
+    /// Set a call-forwarding rule on the SIM.
+    async fn set_call_forwarding(&self, setting: &CallForwarding) -> HalResult<()>;
+    /// Read a call-forwarding rule.
+    async fn call_forwarding(&self, reason: ForwardReason) -> HalResult<CallForwarding>;
+
+    // --- module management ---
+
+    /// Write a new IMEI (takes effect after a module restart on most modules).
+    async fn write_imei(&self, imei: &str) -> HalResult<()>;
+    /// Set the power level.
+    async fn set_power(&self, mode: PowerMode) -> HalResult<()>;
+    /// Restart the module and re-initialise it.
+    async fn reset(&self) -> HalResult<()>;
+}
