@@ -1,0 +1,165 @@
+//! The tokio shell around [`Gateway`]: sockets, module tasks and timers.
+//!
+//! All protocol decisions live in the sans-IO core; this file only moves bytes and
+//! events and sleeps until the core's next deadline (on tokio's clock, so a paused test
+//! runtime drives it in virtual time).
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+
+use cellgate_hal::{HalError, LineId, ModemEvent, ModemHal, SimState};
+use tokio::sync::{broadcast, mpsc};
+use tracing::{debug, warn};
+
+use crate::call::CallRef;
+use crate::gateway::{Gateway, GatewayConfig, ModemCommand, Output};
+use crate::transport::SipTransport;
+
+/// A module bound to a gateway line.
+#[derive(Clone)]
+pub struct LineModem {
+    /// Line number.
+    pub line: LineId,
+    /// The module.
+    pub modem: Arc<dyn ModemHal>,
+}
+
+enum Input {
+    Event(LineId, ModemEvent),
+    Status {
+        line: LineId,
+        ready: bool,
+        registered: bool,
+    },
+    Result {
+        line: LineId,
+        call: Option<CallRef>,
+        command: ModemCommand,
+        result: Result<Option<u8>, HalError>,
+    },
+}
+
+type Job = (Option<CallRef>, ModemCommand);
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Runs the gateway until `shutdown` completes or the transport fails.
+pub async fn run_gateway(
+    config: GatewayConfig,
+    mut transport: SipTransport,
+    modems: Vec<LineModem>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let mut gateway = Gateway::new(config, modems.iter().map(|m| m.line));
+    let (input_tx, mut inputs) = mpsc::unbounded_channel::<Input>();
+    let mut workers = std::collections::HashMap::new();
+    for lm in &modems {
+        workers.insert(lm.line, spawn_line(lm.clone(), input_tx.clone()));
+    }
+    drop(input_tx);
+    tokio::pin!(shutdown);
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let deadline = gateway.poll_timeout();
+        tokio::select! {
+            biased;
+            () = &mut shutdown => return Ok(()),
+            input = inputs.recv() => match input {
+                Some(Input::Event(line, ev)) => gateway.handle_modem_event(now(), line, ev),
+                Some(Input::Status { line, ready, registered }) => gateway.handle_line_status(line, ready, registered),
+                Some(Input::Result { line, call, command, result }) => {
+                    gateway.handle_command_result(now(), line, call, &command, result)
+                }
+                None => {}
+            },
+            received = transport.recv(&mut buf) => {
+                let (from, bytes) = received?;
+                gateway.handle_datagram(now(), from, &bytes);
+            }
+            () = sleep_until(deadline) => gateway.handle_timeout(now()),
+        }
+        while let Some(out) = gateway.poll_output() {
+            match out {
+                Output::Transmit { to, payload } => {
+                    if let Err(e) = transport.send(to, &payload).await {
+                        warn!(%to, error = %e, "SIP send failed");
+                    }
+                }
+                Output::Modem { line, call, command } => match workers.get(&line) {
+                    Some(tx) => {
+                        let _ = tx.send((call, command));
+                    }
+                    None => warn!(%line, "command for a line without module"),
+                },
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Spawns the tasks of one line: event forwarding, status, and a command worker that runs
+/// the line's commands strictly in order (a hang-up never overtakes its dial).
+fn spawn_line(lm: LineModem, inputs: mpsc::UnboundedSender<Input>) -> mpsc::UnboundedSender<Job> {
+    let (job_tx, mut jobs) = mpsc::unbounded_channel::<Job>();
+    let line = lm.line;
+    let mut events = lm.modem.subscribe();
+    let modem = lm.modem.clone();
+    let status_inputs = inputs.clone();
+    tokio::spawn(async move {
+        let ready = matches!(modem.sim_state().await, Ok(SimState::Ready));
+        let registered = modem
+            .registration()
+            .await
+            .map(|r| r.state.is_registered())
+            .unwrap_or(false);
+        debug!(%line, ready, registered, "line status");
+        let _ = status_inputs.send(Input::Status {
+            line,
+            ready,
+            registered,
+        });
+        loop {
+            match events.recv().await {
+                Ok(ev) => {
+                    if status_inputs.send(Input::Event(line, ev)).is_err() {
+                        break;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    warn!(%line, missed = n, "module events lagged")
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    let modem = lm.modem;
+    tokio::spawn(async move {
+        while let Some((call, command)) = jobs.recv().await {
+            let result = match &command {
+                ModemCommand::Dial(number) => modem.dial(number).await.map(Some),
+                ModemCommand::HangUp => modem.hang_up().await.map(|()| None),
+            };
+            if inputs
+                .send(Input::Result {
+                    line,
+                    call,
+                    command,
+                    result,
+                })
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    job_tx
+}

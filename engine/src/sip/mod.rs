@@ -1,0 +1,10 @@
+//! SIP signalling: message framing, transactions, dialogs, SDP — all sans-IO.
+
+pub mod ids;
+pub mod message;
+pub mod sdp;
+pub mod timers;
+pub mod uas;
+
+pub use message::{CoreHeaders, Message, MessageError, Request, Response};
+pub use timers::SipTimers;

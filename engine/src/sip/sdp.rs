@@ -1,0 +1,167 @@
+//! SDP offer/answer (RFC 3264) for the audio stream of a gateway call.
+//!
+//! Offers are parsed with ezk-sdp-types. The answer is printed here: it is a fixed,
+//! five-line shape that is simpler to write than to assemble from the crate's structs.
+
+use std::net::IpAddr;
+
+use bytesstr::BytesStr;
+use ezk_sdp_types::SessionDescription;
+use thiserror::Error;
+
+/// Codecs the gateway can answer with, in static payload-type form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioCodec {
+    /// G.711 µ-law, payload type 0.
+    Pcmu,
+    /// G.711 A-law, payload type 8.
+    Pcma,
+}
+
+impl AudioCodec {
+    /// Static RTP payload type.
+    pub fn payload_type(self) -> u8 {
+        match self {
+            AudioCodec::Pcmu => 0,
+            AudioCodec::Pcma => 8,
+        }
+    }
+
+    /// rtpmap encoding name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AudioCodec::Pcmu => "PCMU",
+            AudioCodec::Pcma => "PCMA",
+        }
+    }
+
+    fn from_offer(pt: u8, name: Option<&str>) -> Option<Self> {
+        match (pt, name.map(|n| n.to_ascii_uppercase())) {
+            (_, Some(n)) if n == "PCMU" => Some(AudioCodec::Pcmu),
+            (_, Some(n)) if n == "PCMA" => Some(AudioCodec::Pcma),
+            (0, None) => Some(AudioCodec::Pcmu),
+            (8, None) => Some(AudioCodec::Pcma),
+            _ => None,
+        }
+    }
+}
+
+/// What the gateway takes from an offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedOffer {
+    /// Chosen codec and the payload type the offerer used for it.
+    pub codec: AudioCodec,
+    /// Payload type for `telephone-event` if offered (RFC 4733 DTMF).
+    pub telephone_event: Option<u8>,
+    /// Where the offerer wants RTP.
+    pub remote_rtp: Option<(IpAddr, u16)>,
+}
+
+/// Why an offer cannot be answered (maps to 488 Not Acceptable Here).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum OfferError {
+    /// Not valid SDP.
+    #[error("SDP offer does not parse: {0}")]
+    Malformed(String),
+    /// No audio stream.
+    #[error("SDP offer has no audio stream")]
+    NoAudio,
+    /// Audio offered, but none of our codecs.
+    #[error("SDP offer has no codec in common (PCMU/PCMA)")]
+    NoCommonCodec,
+}
+
+/// Picks the first offered codec we support, in the offerer's order (RFC 3264 §6.1).
+pub fn accept_offer(body: &[u8]) -> Result<AcceptedOffer, OfferError> {
+    let text = std::str::from_utf8(body).map_err(|_| OfferError::Malformed("not UTF-8".into()))?;
+    let sdp = SessionDescription::parse(&BytesStr::from(text))
+        .map_err(|e| OfferError::Malformed(e.to_string()))?;
+    let audio = sdp
+        .media_descriptions
+        .iter()
+        .find(|m| m.media.media_type.to_string() == "audio" && m.media.port != 0)
+        .ok_or(OfferError::NoAudio)?;
+    let rtpmap_name = |pt: u8| {
+        audio
+            .rtpmap
+            .iter()
+            .find(|r| r.payload == pt)
+            .map(|r| r.encoding.as_str())
+    };
+    let codec = audio
+        .media
+        .fmts
+        .iter()
+        .find_map(|&pt| AudioCodec::from_offer(pt, rtpmap_name(pt)))
+        .ok_or(OfferError::NoCommonCodec)?;
+    let telephone_event = audio
+        .rtpmap
+        .iter()
+        .find(|r| r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock_rate == 8000)
+        .map(|r| r.payload);
+    let connection = audio.connection.as_ref().or(sdp.connection.as_ref());
+    let remote_rtp = connection
+        .and_then(|c| c.address.to_string().rsplit(' ').next()?.parse::<IpAddr>().ok())
+        .map(|ip| (ip, audio.media.port));
+    Ok(AcceptedOffer {
+        codec,
+        telephone_event,
+        remote_rtp,
+    })
+}
+
+/// Prints the answer for an accepted offer.
+pub fn answer(offer: &AcceptedOffer, local_ip: IpAddr, rtp_port: u16, session_id: u32) -> String {
+    let family = if local_ip.is_ipv4() { "IP4" } else { "IP6" };
+    let pt = offer.codec.payload_type();
+    let mut fmts = pt.to_string();
+    let mut attrs = format!("a=rtpmap:{pt} {}/8000\r\n", offer.codec.name());
+    if let Some(te) = offer.telephone_event {
+        fmts.push_str(&format!(" {te}"));
+        attrs.push_str(&format!("a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"));
+    }
+    format!(
+        "v=0\r\no=cellgate {session_id} {session_id} IN {family} {local_ip}\r\ns=cellgate\r\n\
+c=IN {family} {local_ip}\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP {fmts}\r\n{attrs}a=ptime:20\r\na=sendrecv\r\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n\
+c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 18 8 0 101\r\n\
+a=rtpmap:18 G729/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+    #[test]
+    fn picks_first_supported_codec_in_offer_order() {
+        let accepted = accept_offer(OFFER.as_bytes()).unwrap();
+        assert_eq!(accepted.codec, AudioCodec::Pcma);
+        assert_eq!(accepted.telephone_event, Some(101));
+        assert_eq!(
+            accepted.remote_rtp,
+            Some(("127.0.0.1".parse().unwrap(), 6000))
+        );
+    }
+
+    #[test]
+    fn answer_is_valid_sdp_with_the_chosen_codec() {
+        let accepted = accept_offer(OFFER.as_bytes()).unwrap();
+        let text = answer(&accepted, "127.0.0.1".parse().unwrap(), 16384, 42);
+        let parsed = SessionDescription::parse(&BytesStr::from(text.as_str())).unwrap();
+        let m = &parsed.media_descriptions[0];
+        assert_eq!(m.media.port, 16384);
+        assert_eq!(m.media.fmts, vec![8, 101]);
+    }
+
+    #[test]
+    fn rejects_offers_without_common_codec_or_audio() {
+        let g729_only = OFFER.replace("RTP/AVP 18 8 0 101", "RTP/AVP 18");
+        assert_eq!(
+            accept_offer(g729_only.as_bytes()),
+            Err(OfferError::NoCommonCodec)
+        );
+        assert!(matches!(accept_offer(b"nonsense"), Err(OfferError::Malformed(_))));
+    }
+}
