@@ -1,0 +1,10 @@
+//! The AT command layer shared by every module profile: command description, the
+//! sans-IO protocol codec and its tokio shell.
+
+pub mod channel;
+pub mod codec;
+pub mod command;
+
+pub use channel::{AtChannel, AtResponse, ChannelConfig};
+pub use codec::{AtCodec, AtItem, Final, Urc};
+pub use command::{AtCommand, CommandError, InfoShape, Timeouts};

@@ -1,0 +1,323 @@
+//! Parsers of standard 3GPP TS 27.007 answer lines into HAL types.
+//!
+//! Shared by every profile (M35 now, UC15 and generic later). Every parser returns
+//! `None` for a line it cannot read; callers log and carry on, nothing here panics.
+
+use cellgate_hal::{
+    AccessTech, CallDirection, CallIndex, CallInfo, CallStatus, Operator, Registration,
+    RegistrationState, SignalQuality, SimState, SmsIndex,
+};
+
+/// One comma-separated field of an answer line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The text, without surrounding quotes.
+    pub text: String,
+    /// Whether it was quoted.
+    pub quoted: bool,
+}
+
+impl Field {
+    /// The field as an unsigned number, if it is one.
+    pub fn num<T: std::str::FromStr>(&self) -> Option<T> {
+        self.text.trim().parse().ok()
+    }
+}
+
+/// Split the value part of an answer (after `+XXX:`) at commas outside quotes.
+pub fn split_fields(value: &str) -> Vec<Field> {
+    let mut raw = Vec::new();
+    let mut start = 0;
+    let mut in_quotes = false;
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            ',' if !in_quotes => {
+                raw.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    raw.push(&value[start..]);
+    raw.into_iter()
+        .map(|r| {
+            let t = r.trim();
+            match t.strip_prefix('"') {
+                Some(inner) => Field {
+                    text: inner.strip_suffix('"').unwrap_or(inner).to_string(),
+                    quoted: true,
+                },
+                None => Field {
+                    text: t.to_string(),
+                    quoted: false,
+                },
+            }
+        })
+        .collect()
+}
+
+/// The value after `prefix` (case-insensitive), trimmed; `None` if the line lacks it.
+pub fn strip_prefix<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = line.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| line[prefix.len()..].trim())
+}
+
+/// `+CPIN: <code>` value -> SIM state.
+pub fn parse_cpin(value: &str) -> Option<SimState> {
+    let v = value.trim().trim_matches('"').to_ascii_uppercase();
+    Some(match v.as_str() {
+        "READY" | "SIM PIN2" | "SIM PUK2" => SimState::Ready,
+        "SIM PIN" | "PH-SIM PIN" | "PH-NET PIN" => SimState::PinRequired,
+        "SIM PUK" | "PH-SIM PUK" | "PH-NET PUK" => SimState::PukRequired,
+        "NOT INSERTED" | "SIM NOT INSERTED" => SimState::NotInserted,
+        "NOT READY" | "SIM BUSY" => SimState::NotReady,
+        "SIM ERROR" | "SIM FAILURE" | "SIM BLOCKED" | "BLOCKED" => SimState::Failure,
+        _ => return None,
+    })
+}
+
+fn reg_state(n: u8) -> Option<RegistrationState> {
+    Some(match n {
+        0 => RegistrationState::NotRegistered,
+        1 => RegistrationState::Home,
+        2 => RegistrationState::Searching,
+        3 => RegistrationState::Denied,
+        4 => RegistrationState::Unknown,
+        5 => RegistrationState::Roaming,
+        _ => return None,
+    })
+}
+
+fn hex_field(f: Option<&Field>) -> Option<u32> {
+    let f = f?;
+    let t = f.text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    u32::from_str_radix(t, 16).ok()
+}
+
+/// `+CREG:` value in read form (`<n>,<stat>[,"<lac>","<ci>"[,<AcT>]]`) or URC form
+/// (`<stat>[,"<lac>","<ci>"[,<AcT>]]`); the form is told apart by whether the second
+/// field is quoted (a lac) or a bare number (the stat after `<n>`).
+pub fn parse_creg(value: &str) -> Option<Registration> {
+    let fields = split_fields(value);
+    let read_form = fields
+        .get(1)
+        .is_some_and(|f| !f.quoted && f.num::<u8>().is_some());
+    let rest = if read_form { &fields[1..] } else { &fields[..] };
+    let state = reg_state(rest.first()?.num()?)?;
+    let lac = hex_field(rest.get(1));
+    let cell_id = hex_field(rest.get(2));
+    let tech = rest
+        .get(3)
+        .and_then(|f| f.num::<u8>())
+        .and_then(|a| match a {
+            0 | 1 | 3 => Some(AccessTech::Gsm),
+            2 | 4..=7 => Some(AccessTech::Utran),
+            _ => None,
+        });
+    Some(Registration {
+        state,
+        lac,
+        cell_id,
+        tech,
+    })
+}
+
+/// `+CSQ: <rssi>,<ber>` value.
+pub fn parse_csq(value: &str) -> Option<SignalQuality> {
+    let f = split_fields(value);
+    Some(SignalQuality {
+        rssi: f.first()?.num()?,
+        ber: f.get(1)?.num()?,
+    })
+}
+
+/// `+COPS: <mode>[,<format>,"<oper>"[,<AcT>]]` value; `Ok(None)` when not registered.
+pub fn parse_cops(value: &str) -> Option<Option<Operator>> {
+    let f = split_fields(value);
+    f.first()?.num::<u8>()?;
+    let (Some(format), Some(oper)) = (f.get(1).and_then(|x| x.num::<u8>()), f.get(2)) else {
+        return Some(None);
+    };
+    if oper.text.is_empty() {
+        return Some(None);
+    }
+    Some(Some(if format == 2 {
+        Operator {
+            name: oper.text.clone(),
+            numeric: Some(oper.text.clone()),
+        }
+    } else {
+        Operator {
+            name: oper.text.clone(),
+            numeric: None,
+        }
+    }))
+}
+
+/// `+CLCC:` row value: `<id>,<dir>,<stat>,<mode>,<mpty>[,"<num>",<type>[,"<alpha>"]]`
+/// (tolerates the M35's trailing alpha field).
+pub fn parse_clcc(value: &str) -> Option<CallInfo> {
+    let f = split_fields(value);
+    let index: CallIndex = f.first()?.num()?;
+    let direction = match f.get(1)?.num::<u8>()? {
+        0 => CallDirection::MobileOriginated,
+        1 => CallDirection::MobileTerminated,
+        _ => return None,
+    };
+    let status = match f.get(2)?.num::<u8>()? {
+        0 => CallStatus::Active,
+        1 => CallStatus::Held,
+        2 => CallStatus::Dialing,
+        3 => CallStatus::Alerting,
+        4 => CallStatus::Incoming,
+        5 => CallStatus::Waiting,
+        _ => return None,
+    };
+    let multiparty = f.get(4)?.num::<u8>()? == 1;
+    let number = f.get(5).map(|x| x.text.clone()).unwrap_or_default();
+    Some(CallInfo {
+        index,
+        direction,
+        status,
+        number,
+        multiparty,
+    })
+}
+
+/// `+CLIP: "<num>",<type>,...` value -> caller number, `None` when empty (withheld).
+pub fn parse_clip(value: &str) -> Option<String> {
+    let f = split_fields(value);
+    let n = f.first()?.text.trim().to_string();
+    (!n.is_empty()).then_some(n)
+}
+
+/// `+CNUM: ["<alpha>"],"<number>",<type>` value -> the number.
+pub fn parse_cnum(value: &str) -> Option<String> {
+    let f = split_fields(value);
+    let n = f.get(1)?.text.trim().to_string();
+    (!n.is_empty()).then_some(n)
+}
+
+/// `+CEER: <cause>[,"<text>"]` value -> the 24.008 cause number.
+pub fn parse_ceer(value: &str) -> Option<u8> {
+    split_fields(value).first()?.num()
+}
+
+/// `+CMTI: "<mem>",<index>` value -> storage index.
+pub fn parse_cmti(value: &str) -> Option<SmsIndex> {
+    split_fields(value).get(1)?.num()
+}
+
+/// An identity answer line with an optional `+XXX:` prefix and quotes removed
+/// (`+QCCID: 8986...`, `+CCID: "8986..."`, bare `8986...`).
+pub fn bare_value(line: &str, prefixes: &[&str]) -> String {
+    let v = prefixes
+        .iter()
+        .find_map(|p| strip_prefix(line, p))
+        .unwrap_or(line);
+    v.trim().trim_matches('"').trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_with_quotes_and_commas() {
+        let f = split_fields(r#"1,"a,b", 3 ,"",x"#);
+        let texts: Vec<&str> = f.iter().map(|x| x.text.as_str()).collect();
+        assert_eq!(texts, vec!["1", "a,b", "3", "", "x"]);
+        assert!(f[1].quoted && f[3].quoted && !f[0].quoted);
+    }
+
+    #[test]
+    fn creg_both_forms() {
+        let full = Registration {
+            state: RegistrationState::Home,
+            lac: Some(0x1a2b),
+            cell_id: Some(0xc4),
+            tech: None,
+        };
+        assert_eq!(parse_creg(r#"2,1,"1A2B","00C4""#), Some(full.clone()));
+        assert_eq!(parse_creg(r#"1,"1A2B","00C4""#), Some(full.clone()));
+        assert_eq!(
+            parse_creg(r#"2,5,"1A2B","00C4",2"#).map(|r| (r.state, r.tech)),
+            Some((RegistrationState::Roaming, Some(AccessTech::Utran)))
+        );
+        assert_eq!(
+            parse_creg("0,2").map(|r| r.state),
+            Some(RegistrationState::Searching)
+        );
+        assert_eq!(
+            parse_creg("3").map(|r| r.state),
+            Some(RegistrationState::Denied)
+        );
+        assert_eq!(parse_creg("x"), None);
+        assert_eq!(parse_creg("2,9"), None);
+    }
+
+    #[test]
+    fn clcc_rows() {
+        let row = parse_clcc(r#"1,0,3,0,0,"+4917012",145,"""#);
+        assert_eq!(
+            row,
+            Some(CallInfo {
+                index: 1,
+                direction: CallDirection::MobileOriginated,
+                status: CallStatus::Alerting,
+                number: "+4917012".into(),
+                multiparty: false
+            })
+        );
+        assert_eq!(
+            parse_clcc("2,1,4,0,1").map(|c| (c.number, c.multiparty)),
+            Some((String::new(), true))
+        );
+        assert_eq!(parse_clcc("2,1,9,0,0"), None);
+        assert_eq!(parse_clcc(""), None);
+    }
+
+    #[test]
+    fn misc_answers() {
+        assert_eq!(parse_cpin("READY"), Some(SimState::Ready));
+        assert_eq!(parse_cpin("SIM PIN"), Some(SimState::PinRequired));
+        assert_eq!(parse_cpin("what"), None);
+        assert_eq!(
+            parse_csq("17,99"),
+            Some(SignalQuality { rssi: 17, ber: 99 })
+        );
+        assert_eq!(parse_csq("17"), None);
+        assert_eq!(
+            parse_cops(r#"0,0,"Vodafone.de""#),
+            Some(Some(Operator {
+                name: "Vodafone.de".into(),
+                numeric: None
+            }))
+        );
+        assert_eq!(parse_cops("0"), Some(None));
+        assert_eq!(parse_cops("x"), None);
+        assert_eq!(
+            parse_clip(r#""0301234",129,"",,"",0"#),
+            Some("0301234".into())
+        );
+        assert_eq!(parse_clip(r#""",128,"",,"",1"#), None);
+        assert_eq!(parse_cnum(r#""","+4917012",145"#), Some("+4917012".into()));
+        assert_eq!(parse_ceer(r#"17,"User busy""#), Some(17));
+        assert_eq!(parse_ceer(r#""Normal""#), None);
+        assert_eq!(parse_cmti(r#""SM",3"#), Some(3));
+        assert_eq!(
+            bare_value("+QCCID: 89860012", &["+QCCID:", "+CCID:"]),
+            "89860012"
+        );
+        assert_eq!(
+            bare_value(r#"+CCID: "89860012""#, &["+QCCID:", "+CCID:"]),
+            "89860012"
+        );
+        assert_eq!(bare_value("89860012", &["+QCCID:", "+CCID:"]), "89860012");
+    }
+}
