@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # cellgate-backends
 //!
 //! AT-command backends that implement [`cellgate_hal::ModemHal`] over any byte stream:
