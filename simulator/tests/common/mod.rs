@@ -120,3 +120,10 @@ impl Gw {
         }
     }
 }
+
+impl Gw {
+    /// The raw port, for byte-exact checks.
+    pub fn port_mut(&mut self) -> &mut DuplexStream {
+        &mut self.port
+    }
+}
