@@ -527,6 +527,11 @@ impl Gateway {
                     state.gsm_registered = reg.state.is_registered();
                 }
             }
+            ModemEvent::SimChanged(sim) => {
+                if let Some(state) = self.lines.get_mut(line) {
+                    state.module_ready = sim == cellgate_hal::SimState::Ready;
+                }
+            }
             ModemEvent::ModuleRestarted => {
                 self.gsm_released(now, line, ReleaseCause::TEMPORARY_FAILURE);
             }

@@ -27,11 +27,6 @@ pub struct LineModem {
 
 enum Input {
     Event(LineId, ModemEvent),
-    Status {
-        line: LineId,
-        ready: bool,
-        registered: bool,
-    },
     Result {
         line: LineId,
         call: Option<CallRef>,
@@ -57,7 +52,13 @@ pub async fn run_gateway(
     let (input_tx, mut inputs) = mpsc::unbounded_channel::<Input>();
     let mut workers = std::collections::HashMap::new();
     for lm in &modems {
-        workers.insert(lm.line, spawn_line(lm.clone(), input_tx.clone()));
+        // Subscribe before asking for the status, so no change falls between the two;
+        // and know every line's status before the first SIP datagram is read.
+        let events = lm.modem.subscribe();
+        let (ready, registered) = line_status(lm.modem.as_ref()).await;
+        debug!(line = %lm.line, ready, registered, "line status");
+        gateway.handle_line_status(lm.line, ready, registered);
+        workers.insert(lm.line, spawn_line(lm.clone(), events, input_tx.clone()));
     }
     drop(input_tx);
     tokio::pin!(shutdown);
@@ -69,7 +70,6 @@ pub async fn run_gateway(
             () = &mut shutdown => return Ok(()),
             input = inputs.recv() => match input {
                 Some(Input::Event(line, ev)) => gateway.handle_modem_event(now(), line, ev),
-                Some(Input::Status { line, ready, registered }) => gateway.handle_line_status(line, ready, registered),
                 Some(Input::Result { line, call, command, result }) => {
                     gateway.handle_command_result(now(), line, call, &command, result)
                 }
@@ -106,31 +106,31 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     }
 }
 
-/// Spawns the tasks of one line: event forwarding, status, and a command worker that runs
-/// the line's commands strictly in order (a hang-up never overtakes its dial).
-fn spawn_line(lm: LineModem, inputs: mpsc::UnboundedSender<Input>) -> mpsc::UnboundedSender<Job> {
+async fn line_status(modem: &dyn ModemHal) -> (bool, bool) {
+    let ready = matches!(modem.sim_state().await, Ok(SimState::Ready));
+    let registered = modem
+        .registration()
+        .await
+        .map(|r| r.state.is_registered())
+        .unwrap_or(false);
+    (ready, registered)
+}
+
+/// Spawns the tasks of one line: event forwarding, and a command worker that runs the
+/// line's commands strictly in order (a hang-up never overtakes its dial).
+fn spawn_line(
+    lm: LineModem,
+    mut events: broadcast::Receiver<ModemEvent>,
+    inputs: mpsc::UnboundedSender<Input>,
+) -> mpsc::UnboundedSender<Job> {
     let (job_tx, mut jobs) = mpsc::unbounded_channel::<Job>();
     let line = lm.line;
-    let mut events = lm.modem.subscribe();
-    let modem = lm.modem.clone();
-    let status_inputs = inputs.clone();
+    let event_inputs = inputs.clone();
     tokio::spawn(async move {
-        let ready = matches!(modem.sim_state().await, Ok(SimState::Ready));
-        let registered = modem
-            .registration()
-            .await
-            .map(|r| r.state.is_registered())
-            .unwrap_or(false);
-        debug!(%line, ready, registered, "line status");
-        let _ = status_inputs.send(Input::Status {
-            line,
-            ready,
-            registered,
-        });
         loop {
             match events.recv().await {
                 Ok(ev) => {
-                    if status_inputs.send(Input::Event(line, ev)).is_err() {
+                    if event_inputs.send(Input::Event(line, ev)).is_err() {
                         break;
                     }
                 }
