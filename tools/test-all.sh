@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it: installs the real peers the tests talk to
+# (SIPp from Debian's sip-tester), then formatting, lints and every test of the workspace.
+# Usage: tools/test-all.sh   (as root, or as a user with sudo, on Debian with Rust)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests need: command -> Debian package.
+declare -A packages=([sipp]=sip-tester)
+missing=()
+for cmd in "${!packages[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing test dependencies: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The machine has 2 cores; keep builds and test threads sized for it.
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export INSTA_UPDATE=no
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
