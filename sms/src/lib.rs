@@ -1,0 +1,1 @@
+//! placeholder: the SMS PDU codec lands here.
