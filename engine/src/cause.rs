@@ -33,21 +33,21 @@ impl CauseMap {
 /// RFC 3398 §7.2.4.1 default mapping; unknown causes map by class as the RFC says.
 pub fn rfc3398_default(cause: u8) -> u16 {
     match cause {
-        1 => 404,       // unallocated number
-        2 | 3 => 404,   // no route to network / destination
-        16 => 480,      // normal clearing before answer: callee not available
-        17 => 486,      // user busy
-        18 => 408,      // no user responding
-        19 => 480,      // no answer from user (user alerted)
-        20 => 480,      // subscriber absent
-        21 => 403,      // call rejected
-        22 => 410,      // number changed
-        23 => 410,      // redirection to new destination
-        26 => 404,      // non-selected user clearing
-        27 => 502,      // destination out of order
-        28 => 484,      // address incomplete
-        29 => 501,      // facility rejected
-        31 => 480,      // normal, unspecified
+        1 => 404,     // unallocated number
+        2 | 3 => 404, // no route to network / destination
+        16 => 480,    // normal clearing before answer: callee not available
+        17 => 486,    // user busy
+        18 => 408,    // no user responding
+        19 => 480,    // no answer from user (user alerted)
+        20 => 480,    // subscriber absent
+        21 => 403,    // call rejected
+        22 => 410,    // number changed
+        23 => 410,    // redirection to new destination
+        26 => 404,    // non-selected user clearing
+        27 => 502,    // destination out of order
+        28 => 484,    // address incomplete
+        29 => 501,    // facility rejected
+        31 => 480,    // normal, unspecified
         34 | 38 | 41 | 42 | 47 => 503,
         55 | 57 | 87 => 403,
         58 => 503,

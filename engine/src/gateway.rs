@@ -21,6 +21,7 @@ use crate::cause::CauseMap;
 use crate::lines::{LineSelection, LineTable};
 use crate::sip::ids::IdGenerator;
 use crate::sip::message::{CoreHeaders, Message, Request, Response};
+use crate::sip::register::{Registration, RegistrationConfig, RegistrationStatus};
 use crate::sip::sdp::{self, AcceptedOffer, AudioCodec, OfferError};
 use crate::sip::timers::SipTimers;
 use crate::sip::uas::{ClientRequest, InviteServer, ResponseCache, TimerOutcome};
@@ -49,6 +50,8 @@ pub struct GatewayConfig {
     pub seed: Option<u64>,
     /// `Server` / `User-Agent` text.
     pub user_agent: String,
+    /// SIP accounts to register (single, per line, per group, trunk; F-6.3.2).
+    pub registrations: Vec<RegistrationConfig>,
 }
 
 impl GatewayConfig {
@@ -65,6 +68,7 @@ impl GatewayConfig {
             rtp_base_port: 16384,
             seed: None,
             user_agent: format!("cellgate/{}", env!("CARGO_PKG_VERSION")),
+            registrations: Vec::new(),
         }
     }
 }
@@ -110,16 +114,33 @@ pub struct Gateway {
     next_call: u64,
     responses: ResponseCache,
     output: VecDeque<Output>,
+    registrations: Vec<Registration>,
+    started: bool,
 }
 
 impl Gateway {
     /// A gateway over the given lines; lines stay unusable until reported ready.
     pub fn new(config: GatewayConfig, lines: impl IntoIterator<Item = LineId>) -> Self {
-        let ids = match config.seed {
+        let mut ids = match config.seed {
             Some(seed) => IdGenerator::seeded(seed),
             None => IdGenerator::from_entropy(),
         };
+        let registrations = config
+            .registrations
+            .iter()
+            .map(|r| {
+                Registration::new(
+                    r.clone(),
+                    config.public_addr,
+                    config.timers,
+                    &config.user_agent,
+                    &mut ids,
+                )
+            })
+            .collect();
         Self {
+            registrations,
+            started: false,
             lines: LineTable::new(lines, config.line_selection),
             config,
             ids,
@@ -140,6 +161,35 @@ impl Gateway {
         self.calls.values()
     }
 
+    /// Starts what runs on its own (registrations). Call once, before the first input.
+    pub fn start(&mut self, now: Instant) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        for reg in &mut self.registrations {
+            reg.start(now, &mut self.ids);
+        }
+        self.flush_registrations();
+    }
+
+    /// Status of every registration, in configuration order (F-5.2.2.16: registered or
+    /// not, and why).
+    pub fn registration_status(&self) -> Vec<(String, RegistrationStatus)> {
+        self.registrations
+            .iter()
+            .map(|r| (r.config().label.clone(), r.status().clone()))
+            .collect()
+    }
+
+    fn flush_registrations(&mut self) {
+        for reg in &mut self.registrations {
+            while let Some((to, payload)) = reg.poll_transmit() {
+                self.output.push_back(Output::Transmit { to, payload });
+            }
+        }
+    }
+
     /// Next output to act on.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.output.pop_front()
@@ -149,9 +199,18 @@ impl Gateway {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.calls.values().flat_map(|c| {
             let no_answer = c.unanswered().then_some(c.no_answer_deadline);
-            [c.sip.poll_timeout(), c.bye.as_ref().map(|b| b.poll_timeout()), no_answer]
+            [
+                c.sip.poll_timeout(),
+                c.bye.as_ref().map(|b| b.poll_timeout()),
+                no_answer,
+            ]
         });
-        calls.chain([self.responses.poll_timeout()]).flatten().min()
+        let regs = self.registrations.iter().map(Registration::poll_timeout);
+        calls
+            .chain([self.responses.poll_timeout()])
+            .chain(regs)
+            .flatten()
+            .min()
     }
 
     /// Reports whether a line's module is usable and registered.
@@ -209,14 +268,19 @@ impl Gateway {
             Method::BYE => self.handle_bye(now, source, &request, &core),
             Method::CANCEL => self.handle_cancel(now, source, &request, &core),
             Method::OPTIONS => {
-                let mut resp = Response::to_request(&request, StatusCode::OK, Some(&self.ids.tag()));
+                let mut resp =
+                    Response::to_request(&request, StatusCode::OK, Some(&self.ids.tag()));
                 resp.headers
                     .insert(Name::ALLOW, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
                 resp.headers.insert(Name::ACCEPT, "application/sdp");
                 self.reply_non_invite(now, source, &request, &core, resp);
             }
             _ => {
-                let resp = Response::to_request(&request, StatusCode::NOT_IMPLMENTED, Some(&self.ids.tag()));
+                let resp = Response::to_request(
+                    &request,
+                    StatusCode::NOT_IMPLMENTED,
+                    Some(&self.ids.tag()),
+                );
                 self.reply_non_invite(now, source, &request, &core, resp);
             }
         }
@@ -252,7 +316,13 @@ impl Gateway {
             .map(|(id, _)| *id)
     }
 
-    fn handle_invite(&mut self, now: Instant, source: SocketAddr, request: Request, core: CoreHeaders) {
+    fn handle_invite(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        request: Request,
+        core: CoreHeaders,
+    ) {
         // Retransmission of an INVITE we already serve.
         if let Some(id) = self.find_call_by_call_id(core.call_id.0.as_str()) {
             let call = &self.calls[&id];
@@ -306,7 +376,10 @@ impl Gateway {
         } else {
             match sdp::accept_offer(&request.body) {
                 Ok(offer) => offer,
-                Err(e @ (OfferError::NoAudio | OfferError::NoCommonCodec | OfferError::Malformed(_))) => {
+                Err(
+                    e
+                    @ (OfferError::NoAudio | OfferError::NoCommonCodec | OfferError::Malformed(_)),
+                ) => {
                     info!(error = %e, "INVITE with unacceptable SDP");
                     reject(self, 488, "unacceptable SDP");
                     return;
@@ -322,7 +395,14 @@ impl Gateway {
         let id = CallRef(self.next_call);
         self.next_call += 1;
         let local_cseq = self.ids.number() % 10_000;
-        let mut sip = InviteServer::new(request, core, self.ids.tag(), source, self.config.timers, local_cseq);
+        let mut sip = InviteServer::new(
+            request,
+            core,
+            self.ids.tag(),
+            source,
+            self.config.timers,
+            local_cseq,
+        );
         let trying = sip.respond(now, 100, None, None);
         self.transmit(source, trying);
         info!(call = id.0, %line, %number, "VoIP -> GSM call: dialling");
@@ -385,7 +465,9 @@ impl Gateway {
             debug!("ACK for unknown call ignored");
             return;
         };
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         call.sip.on_ack();
         if call.sip.final_code().is_some_and(|c| c >= 300) {
             call.sip_done = true;
@@ -393,9 +475,19 @@ impl Gateway {
         self.reap();
     }
 
-    fn handle_bye(&mut self, now: Instant, source: SocketAddr, request: &Request, core: &CoreHeaders) {
+    fn handle_bye(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        request: &Request,
+        core: &CoreHeaders,
+    ) {
         let Some(id) = self.find_call_by_call_id(core.call_id.0.as_str()) else {
-            let resp = Response::to_request(request, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None);
+            let resp = Response::to_request(
+                request,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                None,
+            );
             self.reply_non_invite(now, source, request, core, resp);
             return;
         };
@@ -418,18 +510,30 @@ impl Gateway {
         self.reap();
     }
 
-    fn handle_cancel(&mut self, now: Instant, source: SocketAddr, request: &Request, core: &CoreHeaders) {
-        let id = self.find_call_by_call_id(core.call_id.0.as_str()).filter(|id| {
-            self.calls[id].sip.branch() == core.branch()
-        });
+    fn handle_cancel(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        request: &Request,
+        core: &CoreHeaders,
+    ) {
+        let id = self
+            .find_call_by_call_id(core.call_id.0.as_str())
+            .filter(|id| self.calls[id].sip.branch() == core.branch());
         let Some(id) = id else {
-            let resp = Response::to_request(request, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, None);
+            let resp = Response::to_request(
+                request,
+                StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                None,
+            );
             self.reply_non_invite(now, source, request, core, resp);
             return;
         };
         let resp = Response::to_request(request, StatusCode::OK, None);
         self.reply_non_invite(now, source, request, core, resp);
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if call.sip.final_code().is_some() {
             return; // too late: the INVITE already has its final answer
         }
@@ -449,12 +553,19 @@ impl Gateway {
         }
     }
 
-    fn handle_response(&mut self, _now: Instant, response: Response) {
+    fn handle_response(&mut self, now: Instant, response: Response) {
         let Ok(core) = CoreHeaders::decode(&response.headers) else {
             warn!("response without usable core headers dropped");
             return;
         };
         let code = response.code.into_u16();
+        if let Some(branch) = core.branch() {
+            if let Some(reg) = self.registrations.iter_mut().find(|r| r.owns(branch)) {
+                reg.handle_response(now, &mut self.ids, branch, &response);
+                self.flush_registrations();
+                return;
+            }
+        }
         if code < 200 {
             return;
         }
@@ -477,19 +588,28 @@ impl Gateway {
     pub fn handle_modem_event(&mut self, now: Instant, line: LineId, event: ModemEvent) {
         match event {
             ModemEvent::CallAlerting { index } => {
-                let Some(id) = self.active_call_on(line) else { return };
+                let Some(id) = self.active_call_on(line) else {
+                    return;
+                };
                 let call = self.calls.get_mut(&id).expect_call();
                 call.gsm_index.get_or_insert(index);
                 if call.phase == CallPhase::Dialing {
                     call.phase = CallPhase::Alerting;
                     info!(call = id.0, %line, "GSM callee alerting");
-                    let bytes = call.sip.respond(now, 180, Some(&contact(&self.config, &call.number)), None);
+                    let bytes = call.sip.respond(
+                        now,
+                        180,
+                        Some(&contact(&self.config, &call.number)),
+                        None,
+                    );
                     let to = call.sip.reply_to();
                     self.transmit(to, bytes);
                 }
             }
             ModemEvent::CallConnected { index } => {
-                let Some(id) = self.active_call_on(line) else { return };
+                let Some(id) = self.active_call_on(line) else {
+                    return;
+                };
                 let session = self.ids.number();
                 let call = self.calls.get_mut(&id).expect_call();
                 call.gsm_index.get_or_insert(index);
@@ -497,8 +617,12 @@ impl Gateway {
                     call.phase = CallPhase::Connected;
                     call.answered = Some(now);
                     info!(call = id.0, %line, "GSM callee answered");
-                    let port = self.config.rtp_base_port.saturating_add(2 * line.0.saturating_sub(1));
-                    let body = sdp::answer(&call.offer, self.config.public_addr.ip(), port, session);
+                    let port = self
+                        .config
+                        .rtp_base_port
+                        .saturating_add(2 * line.0.saturating_sub(1));
+                    let body =
+                        sdp::answer(&call.offer, self.config.public_addr.ip(), port, session);
                     let bytes = call.sip.respond(
                         now,
                         200,
@@ -548,7 +672,9 @@ impl Gateway {
 
     /// The GSM leg on `line` is gone.
     fn gsm_released(&mut self, now: Instant, line: LineId, cause: ReleaseCause) {
-        let Some(id) = self.active_call_on(line) else { return };
+        let Some(id) = self.active_call_on(line) else {
+            return;
+        };
         let call = self.calls.get_mut(&id).expect_call();
         call.gsm_done = true;
         match call.phase {
@@ -572,13 +698,16 @@ impl Gateway {
     }
 
     fn send_bye(&mut self, now: Instant, id: CallRef) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let bye = call.sip.build_bye(&mut self.ids, self.config.public_addr);
         let branch = CoreHeaders::decode(&bye.headers)
             .ok()
             .and_then(|c| c.branch().map(str::to_owned))
             .unwrap_or_default();
-        let (tx, bytes) = ClientRequest::start(&bye, branch, call.sip.reply_to(), now, self.config.timers);
+        let (tx, bytes) =
+            ClientRequest::start(&bye, branch, call.sip.reply_to(), now, self.config.timers);
         let to = tx.destination;
         call.bye = Some(tx);
         self.transmit(to, bytes);
@@ -638,9 +767,15 @@ impl Gateway {
     /// Drives retransmissions and timeouts due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.responses.expire(now);
+        for reg in &mut self.registrations {
+            reg.handle_timeout(now, &mut self.ids);
+        }
+        self.flush_registrations();
         let ids: Vec<CallRef> = self.calls.keys().copied().collect();
         for id in ids {
-            let Some(call) = self.calls.get_mut(&id) else { continue };
+            let Some(call) = self.calls.get_mut(&id) else {
+                continue;
+            };
             match call.sip.handle_timeout(now) {
                 TimerOutcome::Retransmit(bytes) => {
                     let to = call.sip.reply_to();
@@ -668,7 +803,9 @@ impl Gateway {
                 }
                 TimerOutcome::Idle => {}
             }
-            let Some(call) = self.calls.get_mut(&id) else { continue };
+            let Some(call) = self.calls.get_mut(&id) else {
+                continue;
+            };
             if let Some(bye) = call.bye.as_mut() {
                 match bye.handle_timeout(now) {
                     TimerOutcome::Retransmit(bytes) => {
@@ -682,7 +819,9 @@ impl Gateway {
                     TimerOutcome::Idle => {}
                 }
             }
-            let Some(call) = self.calls.get_mut(&id) else { continue };
+            let Some(call) = self.calls.get_mut(&id) else {
+                continue;
+            };
             if call.unanswered() && now >= call.no_answer_deadline {
                 info!(call = id.0, line = %call.line, "no answer in time: 408");
                 let bytes = call.sip.respond(now, 408, None, None);
@@ -734,9 +873,10 @@ pub fn dialable(user: &str) -> Option<String> {
         .collect();
     let valid = !digits.is_empty()
         && digits.len() <= 32
-        && digits.chars().enumerate().all(|(i, c)| {
-            c.is_ascii_digit() || c == '*' || c == '#' || (c == '+' && i == 0)
-        });
+        && digits
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_digit() || c == '*' || c == '#' || (c == '+' && i == 0));
     valid.then_some(digits)
 }
 

@@ -60,10 +60,31 @@ pub async fn run_gateway(
         gateway.handle_line_status(lm.line, ready, registered);
         workers.insert(lm.line, spawn_line(lm.clone(), events, input_tx.clone()));
     }
-    drop(input_tx);
+    // Kept alive so `inputs` never reports closed (a gateway with no lines would spin).
+    let _inputs_open = input_tx;
+    gateway.start(now());
     tokio::pin!(shutdown);
     let mut buf = vec![0u8; 65_535];
     loop {
+        while let Some(out) = gateway.poll_output() {
+            match out {
+                Output::Transmit { to, payload } => {
+                    if let Err(e) = transport.send(to, &payload).await {
+                        warn!(%to, error = %e, "SIP send failed");
+                    }
+                }
+                Output::Modem {
+                    line,
+                    call,
+                    command,
+                } => match workers.get(&line) {
+                    Some(tx) => {
+                        let _ = tx.send((call, command));
+                    }
+                    None => warn!(%line, "command for a line without module"),
+                },
+            }
+        }
         let deadline = gateway.poll_timeout();
         tokio::select! {
             biased;
@@ -80,21 +101,6 @@ pub async fn run_gateway(
                 gateway.handle_datagram(now(), from, &bytes);
             }
             () = sleep_until(deadline) => gateway.handle_timeout(now()),
-        }
-        while let Some(out) = gateway.poll_output() {
-            match out {
-                Output::Transmit { to, payload } => {
-                    if let Err(e) = transport.send(to, &payload).await {
-                        warn!(%to, error = %e, "SIP send failed");
-                    }
-                }
-                Output::Modem { line, call, command } => match workers.get(&line) {
-                    Some(tx) => {
-                        let _ = tx.send((call, command));
-                    }
-                    None => warn!(%line, "command for a line without module"),
-                },
-            }
         }
     }
 }

@@ -58,7 +58,8 @@ impl Harness {
     }
 
     fn send(&mut self, text: &str) {
-        self.gw.handle_datagram(self.now, addr(PHONE), text.as_bytes());
+        self.gw
+            .handle_datagram(self.now, addr(PHONE), text.as_bytes());
     }
 
     fn outputs(&mut self) -> Vec<Output> {
@@ -84,7 +85,7 @@ impl Harness {
         self.gw.handle_timeout(self.now);
     }
 
-    fn to_tag_of_last(&mut self, outputs: &[Output]) -> String {
+    fn to_tag_of_last(&self, outputs: &[Output]) -> String {
         outputs
             .iter()
             .rev()
@@ -105,23 +106,38 @@ fn invite_dials_then_rings_answers_and_bye_hangs_up() {
     let mut h = Harness::sandbox();
     h.send(&invite("5551234", "c1", "z9hG4bK1"));
     assert_eq!(h.drain(), ["100", "line1:Dial(\"5551234\")"]);
-    h.gw.handle_command_result(h.now, LineId(1), None, &ModemCommand::Dial("5551234".into()), Ok(Some(1)));
+    h.gw.handle_command_result(
+        h.now,
+        LineId(1),
+        None,
+        &ModemCommand::Dial("5551234".into()),
+        Ok(Some(1)),
+    );
     h.gw.handle_modem_event(h.now, LineId(1), ModemEvent::CallAlerting { index: 1 });
     assert_eq!(h.drain(), ["180"]);
     h.gw.handle_modem_event(h.now, LineId(1), ModemEvent::CallConnected { index: 1 });
     let out = h.outputs();
-    let Output::Transmit { payload, .. } = &out[0] else { panic!() };
+    let Output::Transmit { payload, .. } = &out[0] else {
+        panic!()
+    };
     let text = String::from_utf8_lossy(payload);
     assert!(text.starts_with("SIP/2.0 200 OK"), "{text}");
     assert!(text.contains("m=audio 16384 RTP/AVP 0 101"), "{text}");
-    assert!(text.contains("Contact: <sip:5551234@127.0.0.1:5060>"), "{text}");
+    assert!(
+        text.contains("Contact: <sip:5551234@127.0.0.1:5060>"),
+        "{text}"
+    );
     let tag = h.to_tag_of_last(&out);
     // 200 OK is retransmitted until ACK.
     h.advance(Duration::from_millis(500));
     assert_eq!(h.drain(), ["200"]);
     h.send(&in_dialog("ACK", "c1", "z9hG4bK1", 1, &tag));
     h.advance(Duration::from_secs(10));
-    assert_eq!(h.drain(), Vec::<String>::new(), "no retransmission after ACK");
+    assert_eq!(
+        h.drain(),
+        Vec::<String>::new(),
+        "no retransmission after ACK"
+    );
     h.send(&in_dialog("BYE", "c1", "z9hG4bK2", 2, &tag));
     assert_eq!(h.drain(), ["200", "line1:HangUp"]);
     let id = h.gw.calls().next().map(|c| c.id);
@@ -140,7 +156,11 @@ fn gsm_failures_map_to_sip_statuses_and_are_retransmitted_until_ack() {
         let mut h = Harness::sandbox();
         h.send(&invite("5550486", "c2", "z9hG4bK1"));
         h.drain();
-        h.gw.handle_modem_event(h.now, LineId(1), ModemEvent::CallReleased { index: 1, cause });
+        h.gw.handle_modem_event(
+            h.now,
+            LineId(1),
+            ModemEvent::CallReleased { index: 1, cause },
+        );
         let out = h.outputs();
         let tag = h.to_tag_of_last(&out);
         assert_eq!(out.len(), 1);
@@ -160,16 +180,41 @@ fn gsm_hangup_after_answer_sends_bye_until_answered() {
     let out = h.outputs();
     let tag = h.to_tag_of_last(&out);
     h.send(&in_dialog("ACK", "c3", "z9hG4bK1", 1, &tag));
-    h.gw.handle_modem_event(h.now, LineId(1), ModemEvent::CallReleased { index: 1, cause: ReleaseCause::NORMAL_CLEARING });
+    h.gw.handle_modem_event(
+        h.now,
+        LineId(1),
+        ModemEvent::CallReleased {
+            index: 1,
+            cause: ReleaseCause::NORMAL_CLEARING,
+        },
+    );
     let out = h.outputs();
-    let Output::Transmit { payload, to } = &out[0] else { panic!() };
+    let Output::Transmit { payload, to } = &out[0] else {
+        panic!()
+    };
     assert_eq!(*to, addr(PHONE));
     let bye = String::from_utf8_lossy(payload).to_string();
-    assert!(bye.starts_with("BYE sip:alice@127.0.0.1:5070 SIP/2.0"), "{bye}");
-    assert!(bye.contains(&format!("tag={tag}")), "our tag is the From tag: {bye}");
+    assert!(
+        bye.starts_with("BYE sip:alice@127.0.0.1:5070 SIP/2.0"),
+        "{bye}"
+    );
+    assert!(
+        bye.contains(&format!("tag={tag}")),
+        "our tag is the From tag: {bye}"
+    );
     h.advance(Duration::from_millis(500));
     assert_eq!(h.drain(), ["BYE"], "Timer E retransmission");
-    let branch = bye.lines().find(|l| l.starts_with("Via:")).unwrap().split("branch=").nth(1).unwrap().split(';').next().unwrap().to_owned();
+    let branch = bye
+        .lines()
+        .find(|l| l.starts_with("Via:"))
+        .unwrap()
+        .split("branch=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let ok = format!(
         "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP {GW};branch={branch}\r\nFrom: <sip:5551234@{GW}>;tag={tag}\r\n\
 To: <sip:alice@{PHONE}>;tag=a1\r\nCall-ID: c3\r\nCSeq: 9 BYE\r\nContent-Length: 0\r\n\r\n"
@@ -233,9 +278,14 @@ fn malformed_datagrams_are_dropped_and_the_gateway_keeps_serving() {
     let no_call_id = invite("5551234", "c9", "z9hG4bK1").replace("Call-ID: c9\r\n", "");
     h.send(&no_call_id);
     let out = h.outputs();
-    let Output::Transmit { payload, .. } = &out[0] else { panic!() };
+    let Output::Transmit { payload, .. } = &out[0] else {
+        panic!()
+    };
     let text = String::from_utf8_lossy(payload);
-    assert!(text.starts_with("SIP/2.0 400 missing or malformed Call-ID header"), "{text}");
+    assert!(
+        text.starts_with("SIP/2.0 400 missing or malformed Call-ID header"),
+        "{text}"
+    );
     assert_eq!(out.len(), 1);
     // And a good INVITE still works.
     h.send(&invite("5551234", "c10", "z9hG4bK2"));
@@ -259,7 +309,13 @@ fn failed_dial_frees_the_line_with_503() {
     h.send(&invite("5551234", "c13", "z9hG4bK1"));
     h.drain();
     let id = h.gw.calls().next().map(|c| c.id);
-    h.gw.handle_command_result(h.now, LineId(1), id, &ModemCommand::Dial("5551234".into()), Err(HalError::Cme { code: 30 }));
+    h.gw.handle_command_result(
+        h.now,
+        LineId(1),
+        id,
+        &ModemCommand::Dial("5551234".into()),
+        Err(HalError::Cme { code: 30 }),
+    );
     assert_eq!(h.drain(), ["503"]);
     assert!(!h.gw.lines().lines()[0].busy);
 }

@@ -155,20 +155,21 @@ impl Message {
         let mut parser = PullParser::new(&buffer, 0);
         let mut start: Option<MessageLine> = None;
         let mut headers = Headers::new();
-        let mut line_no = 0;
-        for item in &mut parser {
-            line_no += 1;
+        for (index, item) in (&mut parser).enumerate() {
+            let line_no = index + 1;
             let raw = item.map_err(|_| MessageError::Incomplete)?;
-            let text = std::str::from_utf8(raw).map_err(|_| MessageError::NotUtf8 { line: line_no })?;
+            let text =
+                std::str::from_utf8(raw).map_err(|_| MessageError::NotUtf8 { line: line_no })?;
             if start.is_none() {
                 let parsed = MessageLine::parse(&buffer)(text)
                     .map_err(|_| MessageError::StartLine(truncate(text)))?;
                 start = Some(parsed.1);
             } else {
-                let (_, header) = Line::parse(&buffer, text).map_err(|_| MessageError::HeaderLine {
-                    line: line_no,
-                    text: truncate(text),
-                })?;
+                let (_, header) =
+                    Line::parse(&buffer, text).map_err(|_| MessageError::HeaderLine {
+                        line: line_no,
+                        text: truncate(text),
+                    })?;
                 headers.insert(header.name, header.value);
             }
         }
@@ -343,7 +344,14 @@ Content-Length: 4\r\n\r\nv=0\n";
             panic!("not a response")
         };
         assert_eq!(back.code, StatusCode::RINGING);
-        assert_eq!(CoreHeaders::decode(&back.headers).unwrap().to.tag.as_deref(), Some("gw1"));
+        assert_eq!(
+            CoreHeaders::decode(&back.headers)
+                .unwrap()
+                .to
+                .tag
+                .as_deref(),
+            Some("gw1")
+        );
     }
 
     #[test]

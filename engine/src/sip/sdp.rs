@@ -101,7 +101,14 @@ pub fn accept_offer(body: &[u8]) -> Result<AcceptedOffer, OfferError> {
         .map(|r| r.payload);
     let connection = audio.connection.as_ref().or(sdp.connection.as_ref());
     let remote_rtp = connection
-        .and_then(|c| c.address.to_string().rsplit(' ').next()?.parse::<IpAddr>().ok())
+        .and_then(|c| {
+            c.address
+                .to_string()
+                .rsplit(' ')
+                .next()?
+                .parse::<IpAddr>()
+                .ok()
+        })
         .map(|ip| (ip, audio.media.port));
     Ok(AcceptedOffer {
         codec,
@@ -118,7 +125,9 @@ pub fn answer(offer: &AcceptedOffer, local_ip: IpAddr, rtp_port: u16, session_id
     let mut attrs = format!("a=rtpmap:{pt} {}/8000\r\n", offer.codec.name());
     if let Some(te) = offer.telephone_event {
         fmts.push_str(&format!(" {te}"));
-        attrs.push_str(&format!("a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"));
+        attrs.push_str(&format!(
+            "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"
+        ));
     }
     format!(
         "v=0\r\no=cellgate {session_id} {session_id} IN {family} {local_ip}\r\ns=cellgate\r\n\
@@ -162,6 +171,9 @@ a=rtpmap:18 G729/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpma
             accept_offer(g729_only.as_bytes()),
             Err(OfferError::NoCommonCodec)
         );
-        assert!(matches!(accept_offer(b"nonsense"), Err(OfferError::Malformed(_))));
+        assert!(matches!(
+            accept_offer(b"nonsense"),
+            Err(OfferError::Malformed(_))
+        ));
     }
 }

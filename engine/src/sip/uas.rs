@@ -119,12 +119,17 @@ impl InviteServer {
         let mut response = Response::to_request(&self.invite, status, tag);
         // Record-Route is copied into 1xx/2xx so the dialog's route set matches (§12.1.1).
         if (101..300).contains(&code) {
-            let _ = self.invite.headers.clone_into(&mut response.headers, Name::RECORD_ROUTE);
+            let _ = self
+                .invite
+                .headers
+                .clone_into(&mut response.headers, Name::RECORD_ROUTE);
         }
         if let Some(uri) = contact {
             response
                 .headers
-                .insert_named(&Contact::new(ezk_sip_types::uri::NameAddr::uri(uri.clone())));
+                .insert_named(&Contact::new(ezk_sip_types::uri::NameAddr::uri(
+                    uri.clone(),
+                )));
         }
         response
             .headers
@@ -219,63 +224,7 @@ impl InviteServer {
     }
 }
 
-/// A non-INVITE request the gateway sends (BYE), retransmitted over UDP until a final
-/// response (Timer E) or given up after 64·T1 (Timer F).
-#[derive(Debug)]
-pub struct ClientRequest {
-    /// Branch of this transaction, to match responses.
-    pub branch: String,
-    /// Destination.
-    pub destination: SocketAddr,
-    bytes: Bytes,
-    next: Instant,
-    interval: Duration,
-    give_up: Instant,
-    timers: SipTimers,
-}
-
-impl ClientRequest {
-    /// Starts the transaction; the caller sends the returned bytes once now.
-    pub fn start(
-        request: &Request,
-        branch: String,
-        destination: SocketAddr,
-        now: Instant,
-        timers: SipTimers,
-    ) -> (Self, Bytes) {
-        let bytes = request.to_bytes();
-        (
-            Self {
-                branch,
-                destination,
-                bytes: bytes.clone(),
-                next: now + timers.t1,
-                interval: timers.t1,
-                give_up: now + timers.transaction_timeout(),
-                timers,
-            },
-            bytes,
-        )
-    }
-
-    /// Next deadline.
-    pub fn poll_timeout(&self) -> Instant {
-        self.next.min(self.give_up)
-    }
-
-    /// Drives Timer E and Timer F.
-    pub fn handle_timeout(&mut self, now: Instant) -> TimerOutcome {
-        if now >= self.give_up {
-            return TimerOutcome::GaveUp;
-        }
-        if now >= self.next {
-            self.interval = self.timers.next_interval(self.interval);
-            self.next = now + self.interval;
-            return TimerOutcome::Retransmit(self.bytes.clone());
-        }
-        TimerOutcome::Idle
-    }
-}
+pub use super::uac::NonInviteClient as ClientRequest;
 
 /// Final responses to non-INVITE requests (BYE, CANCEL, OPTIONS), kept for 64·T1 so a
 /// retransmitted request gets the same answer without being processed twice (§17.2.2).
