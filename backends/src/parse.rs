@@ -4,8 +4,9 @@
 //! `None` for a line it cannot read; callers log and carry on, nothing here panics.
 
 use cellgate_hal::{
-    AccessTech, CallDirection, CallIndex, CallInfo, CallStatus, Operator, Registration,
-    RegistrationState, SignalQuality, SimState, SmsIndex,
+    AccessTech, CallDirection, CallIndex, CallInfo, CallStatus, ForwardReason, Operator,
+    Registration, RegistrationState, SignalQuality, SimState, SmsFilter, SmsIndex, UssdResponse,
+    UssdStatus,
 };
 
 /// One comma-separated field of an answer line.
@@ -223,6 +224,172 @@ pub fn bare_value(line: &str, prefixes: &[&str]) -> String {
     v.trim().trim_matches('"').trim().to_string()
 }
 
+/// PDU-mode storage status number (`0` unread .. `4` all) -> [`SmsFilter`].
+pub fn sms_status(n: u8) -> Option<SmsFilter> {
+    Some(match n {
+        0 => SmsFilter::Unread,
+        1 => SmsFilter::Read,
+        2 => SmsFilter::Unsent,
+        3 => SmsFilter::Sent,
+        4 => SmsFilter::All,
+        _ => return None,
+    })
+}
+
+/// [`SmsFilter`] -> PDU-mode `<stat>` number for `AT+CMGL`.
+pub fn sms_status_number(f: SmsFilter) -> u8 {
+    match f {
+        SmsFilter::Unread => 0,
+        SmsFilter::Read => 1,
+        SmsFilter::Unsent => 2,
+        SmsFilter::Sent => 3,
+        SmsFilter::All => 4,
+    }
+}
+
+/// `+CMGL: <index>,<stat>,[<alpha>],<length>` value -> index and status.
+pub fn parse_cmgl_header(value: &str) -> Option<(SmsIndex, SmsFilter)> {
+    let f = split_fields(value);
+    Some((f.first()?.num()?, sms_status(f.get(1)?.num()?)?))
+}
+
+/// `+CMGR: <stat>,[<alpha>],<length>` value -> status.
+pub fn parse_cmgr_header(value: &str) -> Option<SmsFilter> {
+    sms_status(split_fields(value).first()?.num()?)
+}
+
+/// Whether a line is a hex PDU (even number of hex digits, not empty).
+pub fn is_hex_pdu(s: &str) -> bool {
+    !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether a 3GPP TS 23.038 data coding scheme announces UCS2 text.
+pub fn dcs_is_ucs2(dcs: u8) -> bool {
+    match dcs >> 4 {
+        // General data coding: bits 3..2 give the alphabet, 10 = UCS2.
+        0x4..=0x7 => (dcs >> 2) & 0x03 == 0x02,
+        // Language-indicated UCS2.
+        0x1 => dcs == 0x11,
+        // Message class coding with UCS2 (group 1001).
+        0x9 => (dcs >> 2) & 0x03 == 0x02,
+        _ => false,
+    }
+}
+
+/// Decode a hex string of UTF-16 big-endian code units (`AT+CSCS="UCS2"` text).
+pub fn decode_ucs2_hex(hex: &str) -> Option<String> {
+    if hex.is_empty() || hex.len() % 4 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let units: Vec<u16> = (0..hex.len())
+        .step_by(4)
+        .map(|i| u16::from_str_radix(hex.get(i..i + 4)?, 16).ok())
+        .collect::<Option<_>>()?;
+    String::from_utf16(&units).ok()
+}
+
+/// Encode text as UCS2 hex (for `AT+CSCS="UCS2"`).
+pub fn encode_ucs2_hex(text: &str) -> String {
+    text.encode_utf16().map(|u| format!("{u:04X}")).collect()
+}
+
+/// Text of a `+CUSD` string. With `AT+CSCS="UCS2"` (`ucs2_charset`) the string is always
+/// UCS2 hex. With `"GSM"` the module normally converts to plain text, but some firmware
+/// (M35) passes a UCS2-coded answer through as hex: when the dcs says UCS2 and the whole
+/// string is hex digits in groups of four, it is decoded as UCS2.
+pub fn decode_ussd_text(text: &str, dcs: Option<u8>, ucs2_charset: bool) -> String {
+    if ucs2_charset || dcs.is_some_and(dcs_is_ucs2) {
+        if let Some(t) = decode_ucs2_hex(text) {
+            return t;
+        }
+    }
+    text.to_string()
+}
+
+/// `+CUSD: <m>[,"<str>"[,<dcs>]]` value.
+pub fn parse_cusd(value: &str, ucs2_charset: bool) -> Option<UssdResponse> {
+    let f = split_fields(value);
+    let status = match f.first()?.num::<u8>()? {
+        0 => UssdStatus::Done,
+        1 => UssdStatus::FurtherActionRequired,
+        2 => UssdStatus::Terminated,
+        3 => UssdStatus::OtherClient,
+        4 => UssdStatus::NotSupported,
+        5 => UssdStatus::Timeout,
+        _ => return None,
+    };
+    let dcs = f.get(2).and_then(|d| d.num::<u8>());
+    let text = f
+        .get(1)
+        .map(|t| decode_ussd_text(&t.text, dcs, ucs2_charset));
+    Some(UssdResponse { status, text, dcs })
+}
+
+/// [`ForwardReason`] -> `AT+CCFC` reason number.
+pub fn forward_reason_number(r: ForwardReason) -> u8 {
+    match r {
+        ForwardReason::Unconditional => 0,
+        ForwardReason::Busy => 1,
+        ForwardReason::NoReply => 2,
+        ForwardReason::NotReachable => 3,
+        ForwardReason::All => 4,
+        ForwardReason::AllConditional => 5,
+    }
+}
+
+/// One `+CCFC: <status>,<class>[,"<number>",<type>[,,,<time>]]` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CcfcRow {
+    /// Active.
+    pub active: bool,
+    /// Bearer class bitmap (1 = voice).
+    pub class: u8,
+    /// Forwarding target.
+    pub number: Option<String>,
+    /// No-reply time in seconds.
+    pub time: Option<u8>,
+}
+
+/// `+CCFC:` row value.
+pub fn parse_ccfc(value: &str) -> Option<CcfcRow> {
+    let f = split_fields(value);
+    let active = f.first()?.num::<u8>()? == 1;
+    let class = f.get(1).and_then(|c| c.num()).unwrap_or(0);
+    let number = f
+        .get(2)
+        .map(|n| n.text.trim().to_string())
+        .filter(|n| !n.is_empty());
+    let time = f.get(7).and_then(|t| t.num());
+    Some(CcfcRow {
+        active,
+        class,
+        number,
+        time,
+    })
+}
+
+/// Whether `imei` is 15 digits whose last digit is the Luhn check digit of the first 14.
+pub fn imei_is_valid(imei: &str) -> bool {
+    if imei.len() != 15 || !imei.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let sum: u32 = imei
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let d2 = d * 2;
+                d2 / 10 + d2 % 10
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +486,83 @@ mod tests {
             "89860012"
         );
         assert_eq!(bare_value("89860012", &["+QCCID:", "+CCID:"]), "89860012");
+    }
+
+    #[test]
+    fn sms_headers() {
+        assert_eq!(parse_cmgl_header("3,0,,24"), Some((3, SmsFilter::Unread)));
+        assert_eq!(
+            parse_cmgl_header("12,1,\"x\",24"),
+            Some((12, SmsFilter::Read))
+        );
+        assert_eq!(parse_cmgl_header("a,1,,2"), None);
+        assert_eq!(parse_cmgr_header("1,,24"), Some(SmsFilter::Read));
+        assert_eq!(parse_cmgr_header("9,,24"), None);
+        assert!(is_hex_pdu("0011AAbb"));
+        assert!(!is_hex_pdu("0011AAb"));
+        assert!(!is_hex_pdu("OK"));
+    }
+
+    #[test]
+    fn ussd_answers() {
+        assert_eq!(
+            parse_cusd("0,\"Balance: 5 EUR\",15", false),
+            Some(UssdResponse {
+                status: UssdStatus::Done,
+                text: Some("Balance: 5 EUR".into()),
+                dcs: Some(15)
+            })
+        );
+        assert_eq!(
+            parse_cusd("1,\"00480069\",72", false).and_then(|r| r.text),
+            Some("Hi".into())
+        );
+        assert_eq!(
+            parse_cusd("0,\"00480069\",15", true).and_then(|r| r.text),
+            Some("Hi".into())
+        );
+        // GSM charset and a GSM dcs: hex-looking text stays as it is.
+        assert_eq!(
+            parse_cusd("0,\"1234\",15", false).and_then(|r| r.text),
+            Some("1234".into())
+        );
+        assert_eq!(
+            parse_cusd("4", false).map(|r| (r.status, r.text)),
+            Some((UssdStatus::NotSupported, None))
+        );
+        assert_eq!(parse_cusd("9", false), None);
+        assert_eq!(encode_ucs2_hex("*1€"), "002A003120AC");
+        assert_eq!(decode_ucs2_hex("D83DDE00"), Some("\u{1F600}".into()));
+        assert_eq!(decode_ucs2_hex("D83D"), None);
+    }
+
+    #[test]
+    fn ccfc_rows() {
+        assert_eq!(
+            parse_ccfc("1,1,\"+4930123\",145,,,,20"),
+            Some(CcfcRow {
+                active: true,
+                class: 1,
+                number: Some("+4930123".into()),
+                time: Some(20)
+            })
+        );
+        assert_eq!(
+            parse_ccfc("0,7"),
+            Some(CcfcRow {
+                active: false,
+                class: 7,
+                number: None,
+                time: None
+            })
+        );
+    }
+
+    #[test]
+    fn imei_luhn() {
+        assert!(imei_is_valid("490154203237518"));
+        assert!(!imei_is_valid("490154203237519"));
+        assert!(!imei_is_valid("49015420323751"));
+        assert!(!imei_is_valid("49015420323751a"));
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! All timing uses tokio time, so tests on a paused clock are deterministic.
 
+use std::sync::{Arc, Mutex};
+
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -63,9 +65,27 @@ impl AtResponse {
     }
 }
 
-struct Request {
-    cmd: AtCommand,
-    reply: oneshot::Sender<HalResult<AtResponse>>,
+enum Request {
+    Command {
+        cmd: AtCommand,
+        reply: oneshot::Sender<HalResult<AtResponse>>,
+    },
+    Resync {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+impl Request {
+    fn fail(self, e: HalError) {
+        match self {
+            Request::Command { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+            Request::Resync { reply } => {
+                let _ = reply.send(());
+            }
+        }
+    }
 }
 
 /// Handle to a running AT channel. Cheap to clone; commands from all clones are queued
@@ -74,6 +94,7 @@ struct Request {
 #[derive(Clone, Debug)]
 pub struct AtChannel {
     requests: mpsc::Sender<Request>,
+    last_answer: Arc<Mutex<Instant>>,
 }
 
 impl AtChannel {
@@ -85,8 +106,40 @@ impl AtChannel {
     {
         let (req_tx, req_rx) = mpsc::channel(config.queue_depth.max(1));
         let (urc_tx, urc_rx) = mpsc::unbounded_channel();
-        tokio::spawn(io_task(stream, req_rx, urc_tx, config.timeouts));
-        (Self { requests: req_tx }, urc_rx)
+        let last_answer = Arc::new(Mutex::new(Instant::now()));
+        tokio::spawn(io_task(
+            stream,
+            req_rx,
+            urc_tx,
+            config.timeouts,
+            last_answer.clone(),
+        ));
+        (
+            Self {
+                requests: req_tx,
+                last_answer,
+            },
+            urc_rx,
+        )
+    }
+
+    /// When the module last completed a command (any final result code). The watchdog
+    /// probes only a module that has been silent for a while.
+    pub fn last_answer(&self) -> Instant {
+        *self.last_answer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resynchronise the line: once the command in flight (if any) has finished, send
+    /// ESC (cancels a half-entered `> ` body) and CR (ends a half-received command line)
+    /// and forget any partial line received so far.
+    pub async fn resync(&self) -> HalResult<()> {
+        let (reply, rx) = oneshot::channel();
+        self.requests
+            .send(Request::Resync { reply })
+            .await
+            .map_err(|_| HalError::LinkDown("AT channel closed".into()))?;
+        rx.await
+            .map_err(|_| HalError::LinkDown("AT channel closed".into()))
     }
 
     /// Send a command and wait for its complete answer, whatever the final result code.
@@ -94,7 +147,7 @@ impl AtChannel {
     pub async fn execute_raw(&self, cmd: AtCommand) -> HalResult<AtResponse> {
         let (reply, rx) = oneshot::channel();
         self.requests
-            .send(Request { cmd, reply })
+            .send(Request::Command { cmd, reply })
             .await
             .map_err(|_| HalError::LinkDown("AT channel closed".into()))?;
         rx.await
@@ -129,6 +182,7 @@ async fn io_task<S>(
     mut requests: mpsc::Receiver<Request>,
     urcs: mpsc::UnboundedSender<Urc>,
     timeouts: Timeouts,
+    last_answer: Arc<Mutex<Instant>>,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -164,7 +218,11 @@ async fn io_task<S>(
             },
             req = requests.recv(), if inflight.is_none() => match req {
                 None => break "all handles dropped".to_string(),
-                Some(Request { cmd, reply }) => {
+                Some(Request::Resync { reply }) => {
+                    codec.resync();
+                    let _ = reply.send(());
+                }
+                Some(Request::Command { cmd, reply }) => {
                     let timeout = timeouts.for_command(&cmd);
                     let line = cmd.line().to_string();
                     match codec.send_command(cmd, timeout, Instant::now()) {
@@ -182,6 +240,7 @@ async fn io_task<S>(
                     None => tracing::warn!(%line, "information line without a command"),
                 },
                 AtItem::Final(result) => {
+                    *last_answer.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
                     if let Some(f) = inflight.take() {
                         tracing::debug!(command = %f.line, ?result, "command finished");
                         let _ = f.reply.send(Ok(AtResponse {
@@ -209,7 +268,7 @@ async fn io_task<S>(
     }
     requests.close();
     while let Ok(r) = requests.try_recv() {
-        let _ = r.reply.send(Err(HalError::LinkDown(reason.clone())));
+        r.fail(HalError::LinkDown(reason.clone()));
     }
 }
 

@@ -253,6 +253,19 @@ impl AtCodec {
         Ok(())
     }
 
+    /// Resynchronise with the module: drop any partial line and pending PDU-URC state,
+    /// forget the command in flight (its caller has given up), and queue ESC + CR, which
+    /// cancels a half-entered `> ` body and terminates a half-received command line.
+    pub fn resync(&mut self) {
+        self.rx.clear();
+        self.discarding = false;
+        self.pending = None;
+        if let Some(head) = self.urc_waiting_body.take() {
+            self.items.push_back(AtItem::Urc(Urc::new(head)));
+        }
+        self.transmit.push_back(vec![ESC, b'\r']);
+    }
+
     /// Next bytes to write to the module.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         self.transmit.pop_front()

@@ -52,7 +52,7 @@ pub struct AtCommand {
 /// Extended commands whose answers are bare lines without a `+XXX:` prefix.
 const BARE_COMMANDS: &[&str] = &[
     "AT+CGSN", "AT+GSN", "AT+CGMI", "AT+GMI", "AT+CGMM", "AT+GMM", "AT+CGMR", "AT+GMR", "AT+CIMI",
-    "AT+QCCID", "AT+CCID", "AT+GCAP",
+    "AT+QCCID", "AT+CCID", "AT+ICCID", "AT+GCAP",
 ];
 
 /// Info prefixes that are also URC prefixes: only the first line answers the command.
@@ -165,6 +165,9 @@ pub struct Timeouts {
     pub operator_scan: Duration,
     /// `AT+CFUN=...` (15 s): radio power changes and restarts.
     pub power: Duration,
+    /// Supplementary services that wait for the network (`AT+CUSD`, `AT+CCFC`,
+    /// `AT+CLCK`; 30 s).
+    pub supplementary: Duration,
 }
 
 impl Default for Timeouts {
@@ -175,6 +178,7 @@ impl Default for Timeouts {
             sms_send: Duration::from_secs(60),
             operator_scan: Duration::from_secs(180),
             power: Duration::from_secs(15),
+            supplementary: Duration::from_secs(30),
         }
     }
 }
@@ -190,8 +194,16 @@ impl Timeouts {
             self.call
         } else if upper.starts_with("AT+CMGS") || upper.starts_with("AT+CMSS") {
             self.sms_send
-        } else if upper.starts_with("AT+COPS=?") {
+        } else if upper.starts_with("AT+COPS=?")
+            || (upper.starts_with("AT+COPS=") && !upper.starts_with("AT+COPS=3"))
+        {
+            // A scan, or a selection that makes the module register anew.
             self.operator_scan
+        } else if upper.starts_with("AT+CUSD=")
+            || upper.starts_with("AT+CCFC=")
+            || upper.starts_with("AT+CLCK=")
+        {
+            self.supplementary
         } else if upper.starts_with("AT+CFUN=") {
             self.power
         } else {
@@ -251,6 +263,10 @@ mod tests {
         assert_eq!(of("AT+CMGS=23"), Ok(Duration::from_secs(60)));
         assert_eq!(of("AT+COPS=?"), Ok(Duration::from_secs(180)));
         assert_eq!(of("AT+COPS?"), Ok(Duration::from_secs(5)));
+        assert_eq!(of("AT+COPS=0"), Ok(Duration::from_secs(180)));
+        assert_eq!(of("AT+COPS=3,0"), Ok(Duration::from_secs(5)));
+        assert_eq!(of("AT+CUSD=1,\"*100#\",15"), Ok(Duration::from_secs(30)));
+        assert_eq!(of("AT+CCFC=0,2"), Ok(Duration::from_secs(30)));
         let explicit =
             AtCommand::new("AT").map(|c| t.for_command(&c.with_timeout(Duration::from_secs(1))));
         assert_eq!(explicit, Ok(Duration::from_secs(1)));

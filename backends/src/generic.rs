@@ -1,0 +1,20 @@
+//! The generic 3GPP TS 27.007 profile for modules the backend does not know: standard
+//! commands only, call progress by `AT+CLCC` polling, ICCID by `AT+CCID` (then
+//! `AT+ICCID`), no cell information, no IMEI write, no readiness check.
+
+use cellgate_hal::ModuleKind;
+
+use crate::dialect::{CallProgress, CellInfoStyle, Dialect, Readiness};
+
+/// The generic 27.007 dialect.
+pub const GENERIC: Dialect = Dialect {
+    kind: ModuleKind::Generic,
+    name: "generic 27.007",
+    init: &["AT+CLIP=1", "AT+CREG=2", "AT+COPS=3,0"],
+    audio: &[],
+    call_progress: CallProgress::ClccPolling,
+    iccid_commands: &["AT+CCID", "AT+ICCID"],
+    cell_info: CellInfoStyle::Unsupported,
+    imei_write: false,
+    readiness: Readiness::None,
+};

@@ -1,0 +1,335 @@
+//! URCs -> [`ModemEvent`]s, and call tracking (including `AT+CLCC` polling).
+//!
+//! Call events carry the module's call index. A call is "live" from `dial`, `RING` or
+//! `answer` until it is released; a release (`NO CARRIER`, `BUSY`, `NO ANSWER`,
+//! `NO DIALTONE`, or the call vanishing from `AT+CLCC`) is reported once, with the
+//! 24.008 cause from `AT+CEER` (`BUSY` -> 17, `NO ANSWER` -> 19 without asking).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use cellgate_hal::{CallDirection, CallStatus, DtmfDigit, ModemEvent, ReleaseCause, SimState};
+
+use super::{is_link_error, lock, CallTrack, Inner};
+use crate::at::Urc;
+use crate::parse;
+
+/// Background task: turns URCs into [`ModemEvent`]s.
+pub(super) async fn urc_loop(
+    inner: Arc<Inner>,
+    early: Vec<Urc>,
+    mut urcs: mpsc::UnboundedReceiver<Urc>,
+) {
+    let mut state = UrcState::default();
+    for urc in early {
+        if urc.line.eq_ignore_ascii_case("RDY") {
+            continue;
+        }
+        handle_urc(&inner, &mut state, urc).await;
+    }
+    loop {
+        let ring_deadline = state.ring_deadline;
+        tokio::select! {
+            urc = urcs.recv() => match urc {
+                Some(urc) => handle_urc(&inner, &mut state, urc).await,
+                None => {
+                    inner.emit(ModemEvent::ModuleLost { reason: "link to module lost".into() });
+                    return;
+                }
+            },
+            () = sleep_until_opt(ring_deadline) => {
+                state.ring_deadline = None;
+                report_incoming(&inner, None);
+            }
+        }
+    }
+}
+
+pub(super) async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[derive(Debug, Default)]
+struct UrcState {
+    /// `RING` seen without `+CLIP`: report the call without caller at this time.
+    ring_deadline: Option<Instant>,
+}
+
+fn report_incoming(inner: &Arc<Inner>, caller: Option<String>) {
+    {
+        let mut t = inner.calls();
+        if t.incoming_reported {
+            return;
+        }
+        t.incoming_reported = true;
+        t.live = true;
+    }
+    inner.emit(ModemEvent::IncomingCall {
+        index: None,
+        caller,
+    });
+    if inner.dialect.call_progress == crate::dialect::CallProgress::ClccPolling {
+        start_poller(inner);
+    }
+}
+
+/// Report the live call released, once.
+fn released(inner: &Inner, cause: ReleaseCause) {
+    let index = {
+        let mut t = inner.calls();
+        if !t.live {
+            return;
+        }
+        let index = t.current.unwrap_or(1);
+        *t = CallTrack::default();
+        index
+    };
+    inner.emit(ModemEvent::CallReleased { index, cause });
+}
+
+/// `AT+CEER` after a release: the 24.008 cause, 16 (normal clearing) when unreadable.
+async fn query_cause(inner: &Inner) -> ReleaseCause {
+    match inner.run("AT+CEER").await {
+        Ok(lines) => lines
+            .iter()
+            .filter_map(|l| parse::strip_prefix(l, "+CEER:"))
+            .find_map(parse::parse_ceer)
+            .map_or(ReleaseCause::NORMAL_CLEARING, ReleaseCause),
+        Err(e) => {
+            tracing::warn!(error = %e, "AT+CEER failed");
+            ReleaseCause::NORMAL_CLEARING
+        }
+    }
+}
+
+/// Start (or restart) the `AT+CLCC` poller of the current call.
+pub(super) fn start_poller(inner: &Arc<Inner>) {
+    let task = tokio::spawn(poll_calls(inner.clone()));
+    if let Some(old) = lock(&inner.poller).replace(task) {
+        old.abort();
+    }
+}
+
+/// Poll `AT+CLCC` while the call is live: alerting / connected / gone.
+async fn poll_calls(inner: Arc<Inner>) {
+    loop {
+        tokio::time::sleep(inner.config.call_poll_interval).await;
+        let (live, index) = {
+            let t = inner.calls();
+            (t.live, t.current)
+        };
+        if !live {
+            return;
+        }
+        let lines = match inner.run("AT+CLCC").await {
+            Ok(l) => l,
+            Err(e) if is_link_error(&e) => {
+                tracing::debug!(error = %e, "call poll failed");
+                continue;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "AT+CLCC refused");
+                continue;
+            }
+        };
+        let rows: Vec<_> = lines
+            .iter()
+            .filter_map(|l| parse::strip_prefix(l, "+CLCC:"))
+            .filter_map(parse::parse_clcc)
+            .collect();
+        let row = match index {
+            Some(i) => rows.iter().find(|r| r.index == i),
+            None => rows
+                .iter()
+                .find(|r| r.direction == CallDirection::MobileTerminated),
+        };
+        let Some(row) = row else {
+            if !inner.calls().live {
+                return;
+            }
+            let cause = query_cause(&inner).await;
+            released(&inner, cause);
+            return;
+        };
+        let mut emit = Vec::new();
+        {
+            let mut t = inner.calls();
+            if !t.live {
+                return;
+            }
+            t.current = Some(row.index);
+            match row.status {
+                CallStatus::Alerting if !t.alerted => {
+                    t.alerted = true;
+                    emit.push(ModemEvent::CallAlerting { index: row.index });
+                }
+                CallStatus::Active if !t.connected => {
+                    if row.direction == CallDirection::MobileOriginated && !t.alerted {
+                        t.alerted = true;
+                    }
+                    t.connected = true;
+                    emit.push(ModemEvent::CallConnected { index: row.index });
+                }
+                _ => {}
+            }
+        }
+        for ev in emit {
+            inner.emit(ev);
+        }
+    }
+}
+
+async fn handle_urc(inner: &Arc<Inner>, state: &mut UrcState, urc: Urc) {
+    let line = urc.line.as_str();
+    let upper = line.to_ascii_uppercase();
+    let value = |prefix: &str| parse::strip_prefix(line, prefix);
+    match upper.as_str() {
+        "RING" => {
+            if state.ring_deadline.is_none() && !inner.calls().incoming_reported {
+                state.ring_deadline = Some(Instant::now() + inner.config.clip_grace);
+            }
+            return;
+        }
+        "MO RING" => {
+            let index = {
+                let mut t = inner.calls();
+                t.alerted = true;
+                t.current.unwrap_or(1)
+            };
+            inner.emit(ModemEvent::CallAlerting { index });
+            return;
+        }
+        "MO CONNECTED" => {
+            let index = {
+                let mut t = inner.calls();
+                t.connected = true;
+                t.current.unwrap_or(1)
+            };
+            inner.emit(ModemEvent::CallConnected { index });
+            return;
+        }
+        "NO CARRIER" | "NO DIALTONE" => {
+            state.ring_deadline = None;
+            if inner.calls().live {
+                let cause = query_cause(inner).await;
+                released(inner, cause);
+            }
+            return;
+        }
+        "BUSY" => {
+            state.ring_deadline = None;
+            released(inner, ReleaseCause::USER_BUSY);
+            return;
+        }
+        "NO ANSWER" => {
+            state.ring_deadline = None;
+            released(inner, ReleaseCause::NO_ANSWER);
+            return;
+        }
+        "RDY" => {
+            inner.boots.send_modify(|n| *n += 1);
+            if inner.expect_boot.load(Ordering::SeqCst) {
+                return;
+            }
+            tracing::warn!("module restarted on its own, re-initialising");
+            state.ring_deadline = None;
+            let _guard = inner.recovery.lock().await;
+            match inner.reinit().await {
+                Ok(()) => inner.emit(ModemEvent::ModuleRestarted),
+                Err(e) => inner.emit(ModemEvent::ModuleLost {
+                    reason: format!("re-init after restart failed: {e}"),
+                }),
+            }
+            return;
+        }
+        "CALL READY" | "SMS READY" => return,
+        _ => {}
+    }
+    if let Some(v) = value("+CRING:") {
+        tracing::trace!(kind = v, "+CRING");
+        if state.ring_deadline.is_none() && !inner.calls().incoming_reported {
+            state.ring_deadline = Some(Instant::now() + inner.config.clip_grace);
+        }
+    } else if let Some(v) = value("+CLIP:") {
+        state.ring_deadline = None;
+        report_incoming(inner, parse::parse_clip(v));
+    } else if let Some(v) = value("+CREG:") {
+        match parse::parse_creg(v) {
+            Some(r) => inner.emit(ModemEvent::RegistrationChanged(r)),
+            None => tracing::warn!(line, "unreadable +CREG URC ignored"),
+        }
+    } else if let Some(v) = value("+CPIN:") {
+        match parse::parse_cpin(v) {
+            Some(SimState::Ready) => {
+                inner.emit(ModemEvent::SimChanged(SimState::Ready));
+                inner.sim_became_ready().await;
+            }
+            Some(s) => {
+                inner.set_sim(Some(s));
+                if s == SimState::NotInserted {
+                    inner.drop_call();
+                }
+                inner.emit(ModemEvent::SimChanged(s));
+            }
+            None => tracing::warn!(line, "unreadable +CPIN URC ignored"),
+        }
+    } else if let Some(v) = value("+CMTI:") {
+        match parse::parse_cmti(v) {
+            Some(index) => inner.emit(ModemEvent::SmsStored { index }),
+            None => tracing::warn!(line, "unreadable +CMTI URC ignored"),
+        }
+    } else if let Some(v) = value("+CDSI:") {
+        match parse::parse_cmti(v) {
+            Some(index) => inner.emit(ModemEvent::StatusReportStored { index }),
+            None => tracing::warn!(line, "unreadable +CDSI URC ignored"),
+        }
+    } else if value("+CMT:").is_some() || value("+CDS:").is_some() {
+        let Some(pdu_hex) = urc.body.clone() else {
+            tracing::warn!(line, "SMS URC without PDU ignored");
+            return;
+        };
+        if value("+CMT:").is_some() {
+            inner.emit(ModemEvent::SmsDelivered { pdu_hex });
+        } else {
+            inner.emit(ModemEvent::StatusReport { pdu_hex });
+        }
+    } else if let Some(v) = value("+CUSD:") {
+        let ucs2 = inner.config.charset == super::Charset::Ucs2;
+        match parse::parse_cusd(v, ucs2) {
+            Some(resp) => {
+                let waiter = lock(&inner.ussd).take();
+                match waiter {
+                    Some(tx) => {
+                        if let Err(resp) = tx.send(resp) {
+                            inner.emit(ModemEvent::Ussd(resp));
+                        }
+                    }
+                    None => inner.emit(ModemEvent::Ussd(resp)),
+                }
+            }
+            None => tracing::warn!(line, "unreadable +CUSD URC ignored"),
+        }
+    } else if let Some(v) = value("+CSQN:") {
+        match parse::parse_csq(v) {
+            Some(q) => inner.emit(ModemEvent::SignalChanged(q)),
+            None => tracing::warn!(line, "unreadable +CSQN URC ignored"),
+        }
+    } else if let Some(v) = value("+QTONEDET:") {
+        let digit = v
+            .parse::<u8>()
+            .ok()
+            .and_then(|code| DtmfDigit::new(char::from(code)));
+        match digit {
+            Some(d) => inner.emit(ModemEvent::DtmfReceived { digit: d.as_char() }),
+            None => tracing::warn!(line, "unreadable +QTONEDET URC ignored"),
+        }
+    } else {
+        tracing::debug!(line, "URC not mapped to an event");
+    }
+}
