@@ -1,211 +1,40 @@
-//! The real `M35Modem` over bytes against a scripted fake module on a duplex stream.
+//! The real backend in the M35 dialect over bytes against a scripted fake module.
 
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
 
-use cellgate_backends::at::{ChannelConfig, Timeouts};
-use cellgate_backends::{M35Config, M35Modem};
+use cellgate_backends::{open_modem, M35Modem};
 use cellgate_hal::{
-    CallDirection, CallInfo, CallStatus, DtmfDigit, HalError, ModemEvent, ModemEvents, ModemHal,
-    ModemIdentity, Operator, PowerMode, Registration, RegistrationState, ReleaseCause,
-    SignalQuality, SimState,
+    CallDirection, CallInfo, CallStatus, DtmfDigit, HalError, ModemEvent, ModemHal, ModemIdentity,
+    Operator, PowerMode, Registration, RegistrationState, ReleaseCause, SignalQuality, SimState,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tokio::sync::broadcast::error::TryRecvError;
-use tokio::sync::mpsc;
+use common::*;
 use tokio::time::Instant;
 
-/// What the fake answers to one command line: `None` -> the default (`OK`, or the
-/// standard init/CEER answers), `Some("")` -> silence.
-type Script = Box<dyn FnMut(&str) -> Option<String> + Send>;
-
-struct Fake {
-    log: Arc<Mutex<Vec<String>>>,
-    inject: mpsc::UnboundedSender<Vec<u8>>,
+async fn start_simple(
+    script: Script,
+) -> (cellgate_backends::AtModem, Fake, cellgate_hal::ModemEvents) {
+    start(M35, script).await
 }
 
-impl Fake {
-    fn log(&self) -> Vec<String> {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-
-    fn clear(&self) {
-        if let Ok(mut l) = self.log.lock() {
-            l.clear();
-        }
-    }
-
-    fn send(&self, raw: &str) {
-        let _ = self.inject.send(raw.as_bytes().to_vec());
-    }
-
-    fn send_bytes(&self, raw: &[u8]) {
-        let _ = self.inject.send(raw.to_vec());
-    }
-}
-
-struct FakeOptions {
-    /// Echo on at start (as after boot).
-    echo: bool,
-    /// Ignore `ATE0` (keep echoing).
-    sticky_echo: bool,
-}
-
-fn ok_with(info: &[&str]) -> String {
-    let mut s = String::new();
-    for l in info {
-        s.push_str("\r\n");
-        s.push_str(l);
-        s.push_str("\r\n");
-    }
-    s + "\r\nOK\r\n"
-}
-
-fn spawn_fake(opts: FakeOptions, mut script: Script) -> (DuplexStream, Fake) {
-    let (ours, theirs) = tokio::io::duplex(4096);
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (inject, mut injected) = mpsc::unbounded_channel::<Vec<u8>>();
-    let task_log = log.clone();
-    tokio::spawn(async move {
-        let (mut rd, mut wr) = tokio::io::split(theirs);
-        let mut echo = opts.echo;
-        let mut pending = Vec::new();
-        let mut buf = [0u8; 512];
-        loop {
-            tokio::select! {
-                n = rd.read(&mut buf) => {
-                    let n = match n { Ok(0) | Err(_) => return, Ok(n) => n };
-                    pending.extend_from_slice(&buf[..n]);
-                    while let Some(pos) = pending.iter().position(|b| *b == b'\r' || *b == b'\n') {
-                        let line: Vec<u8> = pending.drain(..=pos).collect();
-                        let line = String::from_utf8_lossy(&line[..line.len() - 1]).trim().to_string();
-                        if line.is_empty() {
-                            continue;
-                        }
-                        if let Ok(mut l) = task_log.lock() {
-                            l.push(line.clone());
-                        }
-                        let mut out = String::new();
-                        if echo {
-                            out.push_str(&line);
-                            out.push('\r');
-                        }
-                        match line.to_ascii_uppercase().as_str() {
-                            "ATE0" if !opts.sticky_echo => echo = false,
-                            "ATE1" => echo = true,
-                            _ => {}
-                        }
-                        out.push_str(&script(&line).unwrap_or_else(|| default_answer(&line)));
-                        if wr.write_all(out.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                raw = injected.recv() => {
-                    let Some(raw) = raw else { return };
-                    if wr.write_all(&raw).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    (ours, Fake { log, inject })
-}
-
-fn default_answer(line: &str) -> String {
-    match line {
-        "AT+CEER" => ok_with(&["+CEER: 16,\"Normal call clearing\""]),
-        "AT+CLCC" => ok_with(&["+CLCC: 1,0,2,0,0,\"5551234\",129,\"\""]),
-        _ => ok_with(&[]),
-    }
-}
-
-const INIT: &[&str] = &[
-    "AT",
-    "ATE0",
-    "AT+CMEE=1",
-    "AT+CLIP=1",
-    "ATX4",
-    "AT+QMOSTAT=1",
-    "AT+CREG=2",
-    "AT+COPS=3,0",
-];
-
-fn test_config() -> M35Config {
-    M35Config {
-        channel: ChannelConfig {
-            timeouts: Timeouts {
-                default: Duration::from_secs(2),
-                ..Timeouts::default()
-            },
-            ..ChannelConfig::default()
-        },
-        ..M35Config::default()
-    }
-}
-
-async fn start(opts: FakeOptions, script: Script) -> (M35Modem, Fake, ModemEvents) {
-    let (stream, fake) = spawn_fake(opts, script);
-    let modem = match M35Modem::start_with_config(stream, test_config()).await {
-        Ok(m) => m,
-        Err(e) => panic!("start failed: {e}"),
-    };
-    let events = modem.subscribe();
-    fake.clear();
-    (modem, fake, events)
-}
-
-async fn start_simple(script: Script) -> (M35Modem, Fake, ModemEvents) {
-    start(
-        FakeOptions {
-            echo: true,
-            sticky_echo: false,
-        },
-        script,
-    )
-    .await
-}
-
-fn defaults() -> Script {
-    Box::new(|_| None)
-}
-
-async fn next_event(rx: &mut ModemEvents) -> ModemEvent {
-    match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {
-        Ok(Ok(ev)) => ev,
-        other => panic!("no event: {other:?}"),
-    }
-}
-
-/// Let the background tasks run (virtual time) and check nothing more was emitted.
-async fn assert_no_event(rx: &mut ModemEvents) {
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+fn no_echo() -> FakeOptions {
+    FakeOptions { echo: false, ..M35 }
 }
 
 #[tokio::test(start_paused = true)]
 async fn init_sequence_in_order_with_echo_on() {
-    let (stream, fake) = spawn_fake(
-        FakeOptions {
-            echo: true,
-            sticky_echo: false,
-        },
-        defaults(),
-    );
-    let modem = M35Modem::start(stream).await;
-    assert!(modem.is_ok());
-    assert_eq!(fake.log(), INIT);
+    let (stream, fake) = spawn_fake(M35, defaults());
+    let modem = M35Modem::start_with_config(stream, test_config()).await;
+    assert_eq!(modem.map(|m| m.kind()), Ok(cellgate_hal::ModuleKind::M35));
+    assert_eq!(fake.log(), init_sequence(M35, true));
 }
 
 #[tokio::test(start_paused = true)]
 async fn init_retries_at_until_answered() {
     let mut silent = 2;
     let (stream, fake) = spawn_fake(
-        FakeOptions {
-            echo: false,
-            sticky_echo: false,
-        },
+        no_echo(),
         Box::new(move |l| {
             if l == "AT" && silent > 0 {
                 silent -= 1;
@@ -215,24 +44,18 @@ async fn init_retries_at_until_answered() {
         }),
     );
     let t0 = Instant::now();
-    let modem = M35Modem::start_with_config(stream, test_config()).await;
+    let modem = open_modem(stream, test_config()).await;
     assert!(modem.is_ok());
     // Two probes of 1 s each, each followed by a 0.5 s pause.
     assert_eq!(t0.elapsed(), Duration::from_secs(3));
     let log = fake.log();
     assert_eq!(&log[..3], &["AT", "AT", "AT"]);
-    assert_eq!(&log[2..], INIT);
+    assert_eq!(log[2..].to_vec(), init_sequence(M35, true));
 }
 
 #[tokio::test(start_paused = true)]
 async fn init_fails_with_timeout_when_module_is_mute() {
-    let (stream, _fake) = spawn_fake(
-        FakeOptions {
-            echo: false,
-            sticky_echo: false,
-        },
-        Box::new(|_| Some(String::new())),
-    );
+    let (stream, _fake) = spawn_fake(no_echo(), Box::new(|_| Some(String::new())));
     let modem = M35Modem::start_with_config(stream, test_config()).await;
     assert!(matches!(modem, Err(HalError::Timeout(_))));
 }
@@ -429,6 +252,8 @@ async fn release_causes_busy_no_answer_and_unreadable_ceer() {
     .await;
     assert_eq!(modem.dial("5551234").await, Ok(1));
     fake.send("\r\nBUSY\r\n");
+    // Reported once only.
+    fake.send("\r\nBUSY\r\n");
     assert_eq!(
         next_event(&mut ev).await,
         ModemEvent::CallReleased {
@@ -436,6 +261,7 @@ async fn release_causes_busy_no_answer_and_unreadable_ceer() {
             cause: ReleaseCause::USER_BUSY
         }
     );
+    assert_eq!(modem.dial("5551234").await, Ok(1));
     fake.send("\r\nNO ANSWER\r\n");
     assert_eq!(
         next_event(&mut ev).await,
@@ -444,6 +270,7 @@ async fn release_causes_busy_no_answer_and_unreadable_ceer() {
             cause: ReleaseCause::NO_ANSWER
         }
     );
+    assert_eq!(modem.dial("5551234").await, Ok(1));
     fake.send("\r\nNO CARRIER\r\n");
     assert_eq!(
         next_event(&mut ev).await,
@@ -452,6 +279,11 @@ async fn release_causes_busy_no_answer_and_unreadable_ceer() {
             cause: ReleaseCause::NORMAL_CLEARING
         }
     );
+    // No call left: a stray NO CARRIER is not a release and costs no AT+CEER.
+    fake.clear();
+    fake.send("\r\nNO CARRIER\r\n");
+    assert_no_event(&mut ev).await;
+    assert!(fake.log().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -579,8 +411,8 @@ async fn garbage_lines_are_ignored_and_next_command_works() {
 async fn module_that_keeps_echo_on() {
     let (modem, fake, _ev) = start(
         FakeOptions {
-            echo: true,
             sticky_echo: true,
+            ..M35
         },
         {
             let mut ident = identity_script("89490200001234567890");
@@ -670,7 +502,7 @@ async fn spontaneous_restart_reinitialises() {
         }
     }
     assert!(seen.contains(&ModemEvent::ModuleRestarted));
-    assert_eq!(fake.log(), INIT);
+    assert_eq!(fake.log(), init_sequence(M35, false));
     // The channel still works after the re-init.
     assert_eq!(modem.hang_up().await, Ok(()));
 }
@@ -685,8 +517,8 @@ async fn reset_waits_for_boot_and_reinitialises() {
     }))
     .await;
     assert_eq!(modem.reset().await, Ok(()));
-    let mut expected = vec!["AT+CFUN=1,1"];
-    expected.extend_from_slice(INIT);
+    let mut expected = vec!["AT+CFUN=1,1".to_string()];
+    expected.extend(init_sequence(M35, false));
     assert_eq!(fake.log(), expected);
     // A commanded reset is not a spontaneous restart.
     assert_eq!(
@@ -697,34 +529,54 @@ async fn reset_waits_for_boot_and_reinitialises() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn unsupported_operations() {
-    let (modem, _fake, _ev) = start_simple(defaults()).await;
-    assert_eq!(modem.kind(), cellgate_hal::ModuleKind::M35);
+async fn cell_info_from_qeng() {
+    let (modem, fake, _ev) = start_simple(Box::new(|l| {
+        (l == "AT+QENG?").then(|| {
+            ok_with(&[
+                "+QENG: 1,1",
+                "+QENG: 0,262,02,1a2b,00c4,554,41,-71,18,50,0,10,x,x,x,x,x,x,x",
+                "+QENG: 1,1,560,-87,39,21,21,262,02,1a2b,00c5",
+            ])
+        })
+    }))
+    .await;
+    let cells = modem.cell_info().await;
+    assert_eq!(fake.log(), ["AT+QENG=1,1", "AT+QENG?"]);
+    let cells = cells.unwrap_or_default();
+    assert_eq!(cells.len(), 2);
     assert_eq!(
-        modem.cell_info().await,
-        Err(HalError::Unsupported("cell_info"))
+        (
+            cells[0].mcc,
+            cells[0].mnc,
+            cells[0].lac,
+            cells[0].cell_id,
+            cells[0].arfcn
+        ),
+        (262, 2, 0x1a2b, 0xc4, 554)
     );
-    assert_eq!(
-        modem.send_ussd("*100#").await,
-        Err(HalError::Unsupported("send_ussd"))
-    );
-    assert_eq!(
-        modem.write_imei("1").await,
-        Err(HalError::Unsupported("write_imei"))
-    );
-    assert_eq!(
-        modem.list_sms(cellgate_hal::SmsFilter::All).await,
-        Err(HalError::Unsupported("list_sms"))
-    );
+    assert_eq!((cells[1].cell_id, cells[1].level_dbm), (0xc5, Some(-87)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn imei_write_validates_luhn() {
+    let (modem, fake, _ev) = start_simple(defaults()).await;
+    assert!(matches!(
+        modem.write_imei("490154203237519").await,
+        Err(HalError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        modem.write_imei("4901542032375").await,
+        Err(HalError::InvalidArgument(_))
+    ));
+    assert!(fake.log().is_empty());
+    assert_eq!(modem.write_imei("490154203237518").await, Ok(()));
+    assert_eq!(fake.log(), ["AT+EGMR=1,7,\"490154203237518\""]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn link_loss_is_reported() {
     let (stream, fake) = spawn_fake(
-        FakeOptions {
-            echo: false,
-            sticky_echo: false,
-        },
+        no_echo(),
         Box::new(|l| (l == "AT+CSQ").then(|| "\r\n+CSQ: 1,".to_string())),
     );
     let modem = match M35Modem::start_with_config(stream, test_config()).await {
