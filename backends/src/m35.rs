@@ -87,9 +87,9 @@ pub fn parse_qeng(lines: &[String]) -> Vec<CellInfo> {
             Some("1") if f.len() > 2 => {
                 let rest = &f[1..];
                 // Groups of 10 with the neighbour number first, or 9 without it.
-                let width = if rest.len() % 10 == 0 {
+                let width = if rest.len().is_multiple_of(10) {
                     10
-                } else if rest.len() % 9 == 0 {
+                } else if rest.len().is_multiple_of(9) {
                     9
                 } else {
                     tracing::debug!(line, "unreadable +QENG neighbour row");

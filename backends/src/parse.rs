@@ -260,7 +260,7 @@ pub fn parse_cmgr_header(value: &str) -> Option<SmsFilter> {
 
 /// Whether a line is a hex PDU (even number of hex digits, not empty).
 pub fn is_hex_pdu(s: &str) -> bool {
-    !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
+    !s.is_empty() && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Whether a 3GPP TS 23.038 data coding scheme announces UCS2 text.
@@ -278,7 +278,7 @@ pub fn dcs_is_ucs2(dcs: u8) -> bool {
 
 /// Decode a hex string of UTF-16 big-endian code units (`AT+CSCS="UCS2"` text).
 pub fn decode_ucs2_hex(hex: &str) -> Option<String> {
-    if hex.is_empty() || hex.len() % 4 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hex.is_empty() || !hex.len().is_multiple_of(4) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let units: Vec<u16> = (0..hex.len())
@@ -387,7 +387,7 @@ pub fn imei_is_valid(imei: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]

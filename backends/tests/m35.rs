@@ -517,7 +517,7 @@ async fn reset_waits_for_boot_and_reinitialises() {
     }))
     .await;
     assert_eq!(modem.reset().await, Ok(()));
-    let mut expected = vec!["AT+CFUN=1,1".to_string()];
+    let mut expected = vec!["AT+CFUN=1,1".to_string(), "ESC".to_string()];
     expected.extend(init_sequence(M35, false));
     assert_eq!(fake.log(), expected);
     // A commanded reset is not a spontaneous restart.

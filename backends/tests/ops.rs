@@ -444,7 +444,7 @@ async fn power_and_reset(opts: FakeOptions) {
     assert_eq!(modem.set_power(PowerMode::Minimum).await, Ok(()));
     assert_eq!(modem.set_power(PowerMode::Full).await, Ok(()));
     assert_eq!(modem.reset().await, Ok(()));
-    let mut expected: Vec<String> = ["AT+CFUN=4", "AT+CFUN=0", "AT+CFUN=1", "AT+CFUN=1,1"]
+    let mut expected: Vec<String> = ["AT+CFUN=4", "AT+CFUN=0", "AT+CFUN=1", "AT+CFUN=1,1", "ESC"]
         .iter()
         .map(|s| s.to_string())
         .collect();

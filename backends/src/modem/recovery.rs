@@ -229,7 +229,10 @@ async fn sweep_once(inner: &Inner) {
 
 /// Background task: the SIM sweep.
 pub(super) async fn sweeper(inner: Arc<Inner>) {
-    tokio::time::sleep(inner.config.sms_sweep_initial_delay).await;
+    tokio::select! {
+        () = tokio::time::sleep(inner.config.sms_sweep_initial_delay) => {}
+        () = inner.sweep.notified() => {}
+    }
     loop {
         if !inner.lost.load(Ordering::SeqCst) {
             sweep_once(&inner).await;

@@ -87,10 +87,18 @@ pub fn ok_with(info: &[&str]) -> String {
     s + "\r\nOK\r\n"
 }
 
-pub fn spawn_fake(opts: FakeOptions, mut script: Script) -> (DuplexStream, Fake) {
+pub fn spawn_fake(opts: FakeOptions, script: Script) -> (DuplexStream, Fake) {
+    spawn_fake_shared(opts, Arc::new(AtomicBool::new(false)), script)
+}
+
+/// [`spawn_fake`] with a mute flag the script can also see.
+pub fn spawn_fake_shared(
+    opts: FakeOptions,
+    mute: Arc<AtomicBool>,
+    mut script: Script,
+) -> (DuplexStream, Fake) {
     let (ours, theirs) = tokio::io::duplex(8192);
     let log = Arc::new(Mutex::new(Vec::new()));
-    let mute = Arc::new(AtomicBool::new(false));
     let (inject, mut injected) = mpsc::unbounded_channel::<Vec<u8>>();
     let task_log = log.clone();
     let task_mute = mute.clone();
@@ -124,10 +132,13 @@ pub fn spawn_fake(opts: FakeOptions, mut script: Script) -> (DuplexStream, Fake)
                             pending.push(b);
                             continue;
                         }
+                        let had_esc = pending.contains(&0x1b);
                         let line = String::from_utf8_lossy(&pending).trim().to_string();
                         pending.clear();
-                        // ESC (resync) and other control bytes are dropped like a module does.
+                        // ESC (resync) and other control bytes are dropped like a module
+                        // does; an ESC is logged as "ESC" and shown to the script.
                         let line: String = line.chars().filter(|c| !c.is_control()).collect();
+                        let line = if line.is_empty() && had_esc { "ESC".to_string() } else { line };
                         if line.is_empty() {
                             continue;
                         }
@@ -135,7 +146,16 @@ pub fn spawn_fake(opts: FakeOptions, mut script: Script) -> (DuplexStream, Fake)
                             l.push(line.clone());
                         }
                         if task_mute.load(Ordering::SeqCst) {
-                            // A hung module: only the script may wake it (e.g. a power cycle).
+                            // A hung module: only the script may wake it (e.g. a reset);
+                            // its answer goes out only if it did.
+                            let answer = script(&line);
+                            if task_mute.load(Ordering::SeqCst) {
+                                continue;
+                            }
+                            out.push_str(&answer.unwrap_or_else(|| default_answer(opts, &line)));
+                            continue;
+                        }
+                        if line == "ESC" {
                             let _ = script(&line);
                             continue;
                         }
@@ -255,6 +275,23 @@ pub async fn start_with(
     script: Script,
 ) -> (AtModem, Fake, ModemEvents) {
     let (stream, fake) = spawn_fake(opts, script);
+    let modem = match open_modem(stream, config).await {
+        Ok(m) => m,
+        Err(e) => panic!("start failed: {e}"),
+    };
+    let events = modem.subscribe();
+    fake.clear();
+    (modem, fake, events)
+}
+
+/// [`start_with`] with a shared mute flag.
+pub async fn start_shared(
+    opts: FakeOptions,
+    config: AtModemConfig,
+    mute: Arc<AtomicBool>,
+    script: Script,
+) -> (AtModem, Fake, ModemEvents) {
+    let (stream, fake) = spawn_fake_shared(opts, mute, script);
     let modem = match open_modem(stream, config).await {
         Ok(m) => m,
         Err(e) => panic!("start failed: {e}"),
