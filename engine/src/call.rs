@@ -1,10 +1,15 @@
-//! One VoIP -> GSM call: the SIP leg (an [`InviteServer`]) bound to a GSM leg on a line.
+//! Calls: VoIP -> GSM (the SIP leg an [`InviteServer`]) and GSM -> VoIP (the SIP leg an
+//! [`InviteClient`]), each bound to a GSM leg on a line.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
+use bytes::Bytes;
 use cellgate_hal::{CallIndex, LineId};
 
+use crate::sip::digest::DigestClient;
 use crate::sip::sdp::AcceptedOffer;
+use crate::sip::uac::InviteClient;
 use crate::sip::uas::{ClientRequest, InviteServer};
 
 /// Engine-wide handle of a call, stable for its lifetime.
@@ -54,6 +59,12 @@ pub struct OutboundCall {
     pub started: Instant,
     /// When the GSM callee answered.
     pub answered: Option<Instant>,
+    /// A re-INVITE (hold / resume) being answered.
+    pub reinvite: Option<InviteServer>,
+    /// SDP session id and version of our answers.
+    pub sdp: (u32, u32),
+    /// The caller put the call on hold (its last offer was `sendonly` or `inactive`).
+    pub held: bool,
 }
 
 impl OutboundCall {
@@ -65,5 +76,60 @@ impl OutboundCall {
     /// Whether the call still waits for the GSM callee to answer.
     pub fn unanswered(&self) -> bool {
         matches!(self.phase, CallPhase::Dialing | CallPhase::Alerting)
+    }
+}
+
+/// Where a GSM -> VoIP call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundPhase {
+    /// INVITE sent, no final answer yet.
+    Calling,
+    /// 2xx received, ACKed, module answered.
+    Connected,
+    /// Over on the SIP side or being torn down.
+    Ending,
+}
+
+/// State of one GSM -> VoIP call.
+#[derive(Debug)]
+pub struct InboundCall {
+    /// Handle.
+    pub id: CallRef,
+    /// Line where the GSM call rings.
+    pub line: LineId,
+    /// GSM caller number, if presented.
+    pub caller: Option<String>,
+    /// The INVITE client transaction (replaced when re-sent with credentials).
+    pub invite: InviteClient,
+    /// Call-ID.
+    pub call_id: String,
+    /// Our From tag.
+    pub local_tag: String,
+    /// The callee's To tag, once known.
+    pub remote_tag: Option<String>,
+    /// Where in-dialog requests go (the callee's Contact), once known.
+    pub remote_target: Option<String>,
+    /// Route set (Record-Route of the 2xx, reversed).
+    pub route: Vec<String>,
+    /// Last CSeq number used.
+    pub cseq: u32,
+    /// Next hop for every request.
+    pub next_hop: SocketAddr,
+    /// Phase.
+    pub phase: InboundPhase,
+    /// The ACK of the 2xx (resent when the 2xx is retransmitted).
+    pub ack: Option<Bytes>,
+    /// Credentials for a challenge, used at most once.
+    pub auth: Option<DigestClient>,
+    /// The GSM leg is gone.
+    pub gsm_done: bool,
+    /// The SIP leg is finished.
+    pub sip_done: bool,
+}
+
+impl InboundCall {
+    /// Whether nothing remains to be done for this call.
+    pub fn finished(&self) -> bool {
+        self.gsm_done && self.sip_done
     }
 }

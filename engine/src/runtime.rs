@@ -8,9 +8,9 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
-use cellgate_hal::{HalError, LineId, ModemEvent, ModemHal, SimState};
+use cellgate_hal::{DtmfDigit, HalError, LineId, ModemEvent, ModemHal, SimState};
 use tokio::sync::{broadcast, mpsc};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::call::CallRef;
 use crate::gateway::{Gateway, GatewayConfig, ModemCommand, Output};
@@ -83,6 +83,18 @@ pub async fn run_gateway(
                     }
                     None => warn!(%line, "command for a line without module"),
                 },
+                Output::Message {
+                    source,
+                    call_id,
+                    body,
+                    ..
+                } => {
+                    // The SMS layer (Appendix H) will take these; until then they are logged.
+                    info!(%source, %call_id, bytes = body.len(), "SIP MESSAGE received");
+                }
+                Output::MessageOutcome { id, status } => {
+                    debug!(id, ?status, "SIP MESSAGE delivered");
+                }
             }
         }
         let deadline = gateway.poll_timeout();
@@ -153,6 +165,11 @@ fn spawn_line(
             let result = match &command {
                 ModemCommand::Dial(number) => modem.dial(number).await.map(Some),
                 ModemCommand::HangUp => modem.hang_up().await.map(|()| None),
+                ModemCommand::Answer => modem.answer().await.map(|()| None),
+                ModemCommand::SendDtmf(digit) => match DtmfDigit::new(*digit) {
+                    Some(d) => modem.send_dtmf(d).await.map(|()| None),
+                    None => Err(HalError::InvalidArgument(format!("DTMF digit {digit:?}"))),
+                },
             };
             if inputs
                 .send(Input::Result {

@@ -76,6 +76,7 @@ impl Harness {
                     Message::Request(r) => r.method.to_string(),
                 },
                 Output::Modem { line, command, .. } => format!("{line}:{command:?}"),
+                other => format!("{other:?}"),
             })
             .collect()
     }

@@ -135,8 +135,87 @@ c=IN {family} {local_ip}\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP {fmts}\r\n{attrs
     )
 }
 
+/// The direction attribute of the audio stream in an SDP body (`sendrecv` if absent).
+pub fn direction(body: &[u8]) -> &'static str {
+    let text = String::from_utf8_lossy(body);
+    for line in text.lines() {
+        match line.trim() {
+            "a=sendonly" => return "sendonly",
+            "a=recvonly" => return "recvonly",
+            "a=inactive" => return "inactive",
+            _ => {}
+        }
+    }
+    "sendrecv"
+}
+
+/// The answering direction for an offered one (RFC 3264 §6.1): hold offers
+/// (`sendonly`) are answered `recvonly`, and so on.
+pub fn answer_direction(offered: &str) -> &'static str {
+    match offered {
+        "sendonly" => "recvonly",
+        "recvonly" => "sendonly",
+        "inactive" => "inactive",
+        _ => "sendrecv",
+    }
+}
+
+/// An answer with an explicit direction and SDP version (re-INVITE answers).
+pub fn answer_with_direction(
+    offer: &AcceptedOffer,
+    local_ip: IpAddr,
+    rtp_port: u16,
+    session_id: u32,
+    version: u32,
+    direction: &str,
+) -> String {
+    answer(offer, local_ip, rtp_port, session_id)
+        .replacen(
+            &format!("o=cellgate {session_id} {session_id}"),
+            &format!("o=cellgate {session_id} {version}"),
+            1,
+        )
+        .replace("a=sendrecv", &format!("a={direction}"))
+}
+
+/// The gateway's offer for a GSM -> SIP call: PCMU, PCMA and telephone-event.
+pub fn offer(local_ip: IpAddr, rtp_port: u16, session_id: u32) -> String {
+    let family = if local_ip.is_ipv4() { "IP4" } else { "IP6" };
+    format!(
+        "v=0\r\no=cellgate {session_id} {session_id} IN {family} {local_ip}\r\ns=cellgate\r\n\
+c=IN {family} {local_ip}\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0 8 101\r\n\
+a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+a=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n"
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hold_offers_get_the_inverse_direction_and_our_offer_parses() {
+        assert_eq!(
+            answer_direction(direction(b"v=0\r\na=sendonly\r\n")),
+            "recvonly"
+        );
+        assert_eq!(answer_direction(direction(b"v=0\r\n")), "sendrecv");
+        assert_eq!(answer_direction("inactive"), "inactive");
+        let o = offer("127.0.0.1".parse().unwrap(), 16384, 5);
+        let accepted = accept_offer(o.as_bytes()).unwrap();
+        assert_eq!(accepted.codec, AudioCodec::Pcmu);
+        let a = answer_with_direction(
+            &accepted,
+            "127.0.0.1".parse().unwrap(),
+            16384,
+            5,
+            6,
+            "recvonly",
+        );
+        assert!(
+            a.contains("o=cellgate 5 6 ") && a.contains("a=recvonly") && !a.contains("sendrecv"),
+            "{a}"
+        );
+    }
+
     use super::*;
 
     const OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n\

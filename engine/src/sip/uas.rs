@@ -80,6 +80,16 @@ impl InviteServer {
         self.reply_to
     }
 
+    /// Our To tag in this dialog.
+    pub fn local_tag(&self) -> &str {
+        &self.local_tag
+    }
+
+    /// The INVITE's CSeq number.
+    pub fn cseq(&self) -> u32 {
+        self.core.cseq.cseq
+    }
+
     /// The INVITE this transaction serves.
     pub fn invite(&self) -> &Request {
         &self.invite
@@ -114,6 +124,18 @@ impl InviteServer {
         contact: Option<&SipUri>,
         body: Option<(&str, Bytes)>,
     ) -> Bytes {
+        self.respond_with(now, code, contact, body, &[])
+    }
+
+    /// [`respond`](Self::respond) with extra headers (e.g. `WWW-Authenticate`).
+    pub fn respond_with(
+        &mut self,
+        now: Instant,
+        code: u16,
+        contact: Option<&SipUri>,
+        body: Option<(&str, Bytes)>,
+        extra: &[(Name, String)],
+    ) -> Bytes {
         let status = StatusCode::from(code);
         let tag = (code != 100).then_some(self.local_tag.as_str());
         let mut response = Response::to_request(&self.invite, status, tag);
@@ -131,9 +153,13 @@ impl InviteServer {
                     uri.clone(),
                 )));
         }
-        response
-            .headers
-            .insert(Name::ALLOW, "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO");
+        response.headers.insert(
+            Name::ALLOW,
+            "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE",
+        );
+        for (name, value) in extra {
+            response.headers.insert(name.clone(), value.clone());
+        }
         if let Some((content_type, bytes)) = body {
             response.headers.insert(Name::CONTENT_TYPE, content_type);
             response.body = bytes;
@@ -186,8 +212,18 @@ impl InviteServer {
     }
 
     /// Builds a BYE within the dialog (§15.1.1): To/From swapped, Request-URI is the
-    /// caller's Contact, route set from Record-Route (reversed for the UAS side).
+    /// caller's Contact, route set from Record-Route (in order, for the UAS side).
     pub fn build_bye(&mut self, ids: &mut IdGenerator, local: SocketAddr) -> Request {
+        self.build_request(Method::BYE, ids, local)
+    }
+
+    /// Builds a request within the dialog (BYE, INFO), with the next local CSeq.
+    pub fn build_request(
+        &mut self,
+        method: Method,
+        ids: &mut IdGenerator,
+        local: SocketAddr,
+    ) -> Request {
         let target = self
             .invite
             .headers
@@ -196,7 +232,7 @@ impl InviteServer {
             .and_then(|c| c.into_iter().next())
             .map(|c| c.uri.uri)
             .unwrap_or_else(|| self.core.from.uri.uri.clone());
-        let mut bye = Request::new(Method::BYE, target);
+        let mut bye = Request::new(method.clone(), target);
         let branch = ids.branch();
         bye.headers.insert(
             Name::VIA,
@@ -210,7 +246,7 @@ impl InviteServer {
         bye.headers.insert_named(&self.core.call_id);
         self.local_cseq += 1;
         bye.headers
-            .insert_named(&CSeq::new(self.local_cseq, Method::BYE));
+            .insert_named(&CSeq::new(self.local_cseq, method));
         let routes: Vec<BytesStr> = self
             .invite
             .headers
