@@ -134,7 +134,10 @@ impl Reassembler {
     /// (valid) concatenation information is a complete message by itself. A duplicate part
     /// is ignored (the first copy wins).
     pub fn push(&mut self, fragment: Fragment, now: u64) -> Option<CompleteMessage> {
-        let Some(c) = fragment.concat.filter(|c| c.total > 1) else {
+        // 23.040: an element with total or sequence 0, or sequence > total, is ignored, so
+        // such a part is a message by itself (as is a "1 of 1").
+        let usable = |c: &Concat| c.total > 1 && c.sequence >= 1 && c.sequence <= c.total;
+        let Some(c) = fragment.concat.filter(usable) else {
             return Some(CompleteMessage {
                 sender: fragment.sender,
                 reference: fragment.concat.map(|c| c.reference),

@@ -326,3 +326,23 @@ fn broken_sender_split_surrogate_is_replaced_not_panicking() {
     };
     assert_eq!(d.text(), Some("A\u{FFFD}"));
 }
+
+#[test]
+fn invalid_sequence_numbers_are_standalone_messages() {
+    let mut r = Reassembler::new(std::time::Duration::from_secs(60));
+    for (total, sequence) in [(3u8, 0u8), (3, 4), (0, 1), (1, 1)] {
+        let f = Fragment {
+            sender: sender(),
+            concat: Some(Concat {
+                reference: ConcatRef::Eight(1),
+                total,
+                sequence,
+            }),
+            content: UserData::Text("solo".into()),
+        };
+        let m = r.push(f, 0).unwrap();
+        assert_eq!(m.parts, 1);
+        assert_eq!(m.content.as_text(), Some("solo"));
+    }
+    assert_eq!(r.pending(), 0);
+}
