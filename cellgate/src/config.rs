@@ -7,7 +7,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use cellgate_engine::gateway::{
+    CidMode, ForwardTarget, InboundDigest, KeepAlive, ReplyPath, RingbackMode,
+};
+use cellgate_engine::sip::register::{AccountConfig, RegistrationConfig, ServerConfig};
+use cellgate_engine::sip::SipTimers;
+use cellgate_engine::trust::AddressPattern;
 use cellgate_engine::{GatewayConfig, InboundTrust};
+use cellgate_hal::LineId;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -51,6 +58,210 @@ pub struct SipSection {
     /// F-6.4.18: seconds before an unanswered call gets 408.
     #[serde(default = "default_no_answer_seconds")]
     pub no_answer_timeout_secs: u64,
+    /// F-6.3.2: `single`, `per_line`, `per_group` or `trunk` (default `trunk` with no
+    /// registration when no account is configured).
+    #[serde(default)]
+    pub mode: SipMode,
+    /// Accounts: one for `single`/`trunk`, one per line or group otherwise.
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<AccountSection>,
+    /// F-6.4.9: `address` (default), `digest`, `both` or `none`.
+    #[serde(default)]
+    pub inbound_auth: InboundAuthMode,
+    /// Realm of the digest challenge.
+    #[serde(default = "default_realm")]
+    pub auth_realm: String,
+    /// Users allowed to place calls with digest (`[[sip.caller]]`).
+    #[serde(default, rename = "caller")]
+    pub callers: Vec<CallerSection>,
+    /// F-6.3.23: trunk Gateway2/3 accept lists (`192.168.1.X` ranges allowed).
+    #[serde(default)]
+    pub trunk_accept: Vec<String>,
+    /// F-6.4.5: `on_alerting` (default), `fake_then_colour`, `colour`, `fake`.
+    #[serde(default)]
+    pub ringback: RingbackSetting,
+    /// F-6.4.7: `source` (default) or `via`.
+    #[serde(default)]
+    pub reply_path: ReplySetting,
+    /// F-6.4.21 / F-6.4.22 / F-6.4.19 / F-6.4.20, milliseconds.
+    #[serde(default)]
+    pub timers: TimersSection,
+    /// F-6.4.12: keep-alive period in seconds toward the registrars (0: off).
+    #[serde(default)]
+    pub keepalive_secs: u64,
+    /// F-6.8.6 to F-6.8.8: `disabled`, `remote_party_id`, `from` (default).
+    #[serde(default)]
+    pub cid_mode: CidSetting,
+}
+
+/// F-6.3.2 configuration mode.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SipMode {
+    /// One account for the device.
+    Single,
+    /// One account per line.
+    PerLine,
+    /// One account per group of lines (at most 4 groups).
+    PerGroup,
+    /// IP peering; registration optional.
+    #[default]
+    Trunk,
+}
+
+/// F-6.4.9 modes.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundAuthMode {
+    /// Nobody is checked (explicit only).
+    None,
+    /// Source address must be trusted.
+    #[default]
+    Address,
+    /// Digest credentials of a `[[sip.caller]]`.
+    Digest,
+    /// Both.
+    Both,
+}
+
+/// F-6.4.5 setting.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RingbackSetting {
+    /// 180 when the GSM callee rings.
+    #[default]
+    OnAlerting,
+    /// 180 at once, 183 when it rings.
+    FakeThenColour,
+    /// 183 at once.
+    Colour,
+    /// 180 at once.
+    Fake,
+}
+
+/// F-6.4.7 setting.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplySetting {
+    /// Back to the source address.
+    #[default]
+    Source,
+    /// To the Via address.
+    Via,
+}
+
+/// Caller-id setting.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CidSetting {
+    /// Not passed.
+    Disabled,
+    /// Remote-Party-ID header.
+    RemotePartyId,
+    /// In From.
+    #[default]
+    From,
+}
+
+/// `[sip.timers]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimersSection {
+    /// T1 (default 500).
+    pub t1_ms: Option<u64>,
+    /// T2 (default 4000).
+    pub t2_ms: Option<u64>,
+    /// Non-INVITE client transaction timeout (default 64·T1).
+    pub nict_ms: Option<u64>,
+    /// INVITE client transaction timeout (default 64·T1).
+    pub ict_ms: Option<u64>,
+}
+
+/// One `[[sip.account]]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSection {
+    /// Line (per_line mode) this account belongs to.
+    pub line: Option<u16>,
+    /// Group number 1-4 (per_group mode).
+    pub group: Option<u8>,
+    /// Lines of the group (per_group mode).
+    #[serde(default)]
+    pub lines: Vec<u16>,
+    /// F-6.3.3.
+    pub auth_id: String,
+    /// F-6.3.4 (required: there is no default password).
+    pub password: String,
+    /// F-6.3.8.
+    pub phone_number: Option<String>,
+    /// F-6.3.9.
+    pub display_name: Option<String>,
+    /// F-6.3.6, `host:port` (resolved at start).
+    pub registrar: String,
+    /// F-6.3.11.
+    pub domain: Option<String>,
+    /// F-6.3.10.
+    pub outbound_proxy: Option<String>,
+    /// F-6.3.12.
+    pub backup_registrar: Option<String>,
+    /// F-6.3.7 / F-6.3.24: seconds; 0 disables registration (trunk).
+    #[serde(default = "default_expires")]
+    pub expires: u32,
+    /// GSM -> SIP forward target of this account's lines (F-6.8.10): `user@host:port`.
+    pub forward_to: Option<String>,
+}
+
+impl std::fmt::Debug for AccountSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountSection")
+            .field("auth_id", &self.auth_id)
+            .field("registrar", &self.registrar)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One `[[sip.caller]]`: digest credentials accepted on INVITE.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallerSection {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for CallerSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallerSection")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_realm() -> String {
+    "cellgate".into()
+}
+
+fn default_expires() -> u32 {
+    3600
+}
+
+fn resolve(key: &str, value: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let with_port = if value.parse::<SocketAddr>().is_ok()
+        || value
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        value.to_owned()
+    } else {
+        format!("{value}:5060")
+    };
+    with_port
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("{key} = {value:?}: cannot resolve"))
 }
 
 fn default_no_line_status() -> u16 {
@@ -113,7 +324,9 @@ impl Config {
             )));
         }
         if config.sip.no_answer_timeout_secs == 0 {
-            return Err(invalid("sip.no_answer_timeout_secs must be at least 1".into()));
+            return Err(invalid(
+                "sip.no_answer_timeout_secs must be at least 1".into(),
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for line in &config.lines {
@@ -124,6 +337,7 @@ impl Config {
                 return Err(invalid(format!("line.id = {} appears twice", line.id)));
             }
         }
+        config.check_sip().map_err(invalid)?;
         if config.sip.public_addr.is_none() && config.sip.listen.ip().is_unspecified() {
             return Err(invalid(format!(
                 "sip.public_addr is required when sip.listen is {} (peers need a concrete address)",
@@ -133,15 +347,237 @@ impl Config {
         Ok(config)
     }
 
+    fn check_sip(&self) -> Result<(), String> {
+        let sip = &self.sip;
+        match sip.mode {
+            SipMode::Single if sip.accounts.len() != 1 => {
+                return Err("sip.mode = \"single\" needs exactly one [[sip.account]]".into())
+            }
+            SipMode::Trunk if sip.accounts.len() > 1 => {
+                return Err(
+                    "sip.mode = \"trunk\" takes at most one [[sip.account]] (Gateway1)".into(),
+                )
+            }
+            SipMode::PerLine => {
+                let mut seen = std::collections::BTreeSet::new();
+                for a in &sip.accounts {
+                    let Some(line) = a.line else {
+                        return Err(format!(
+                            "sip.account {:?}: per_line mode needs `line`",
+                            a.auth_id
+                        ));
+                    };
+                    if !seen.insert(line) {
+                        return Err(format!("sip.account line = {line} appears twice"));
+                    }
+                }
+            }
+            SipMode::PerGroup => {
+                if sip.accounts.len() > 4 {
+                    return Err("sip.mode = \"per_group\": at most 4 groups".into());
+                }
+                for a in &sip.accounts {
+                    if !a.group.is_some_and(|g| (1..=4).contains(&g)) || a.lines.is_empty() {
+                        return Err(format!(
+                            "sip.account {:?}: per_group mode needs group = 1..4 and lines = [...]",
+                            a.auth_id
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        for a in &sip.accounts {
+            if a.password.is_empty() {
+                return Err(format!(
+                    "sip.account {:?}: password must not be empty",
+                    a.auth_id
+                ));
+            }
+            resolve("sip.account.registrar", &a.registrar)?;
+            if let Some(b) = &a.backup_registrar {
+                resolve("sip.account.backup_registrar", b)?;
+            }
+            if let Some(p) = &a.outbound_proxy {
+                resolve("sip.account.outbound_proxy", p)?;
+            }
+        }
+        for (i, pattern) in sip.trunk_accept.iter().enumerate() {
+            pattern
+                .parse::<AddressPattern>()
+                .map_err(|e| format!("sip.trunk_accept[{i}]: {e}"))?;
+        }
+        if matches!(
+            sip.inbound_auth,
+            InboundAuthMode::Digest | InboundAuthMode::Both
+        ) && sip.callers.is_empty()
+        {
+            return Err(
+                "sip.inbound_auth needs at least one [[sip.caller]] with user and password".into(),
+            );
+        }
+        if sip.callers.iter().any(|c| c.password.is_empty()) {
+            return Err("sip.caller: password must not be empty".into());
+        }
+        if sip.timers.t1_ms == Some(0) || sip.timers.t2_ms == Some(0) {
+            return Err("sip.timers: t1_ms and t2_ms must be at least 1".into());
+        }
+        Ok(())
+    }
+
     /// The engine settings this file asks for.
     pub fn gateway_config(&self) -> GatewayConfig {
         let public = self.sip.public_addr.unwrap_or(self.sip.listen);
         let mut config = GatewayConfig::new(public);
-        config.trust = if self.sip.trusted_sources.is_empty() {
-            InboundTrust::DenyAll
-        } else {
-            InboundTrust::Addresses(self.sip.trusted_sources.clone())
+        let sip = &self.sip;
+        let mut patterns: Vec<AddressPattern> = sip
+            .trusted_sources
+            .iter()
+            .map(|ip| match ip {
+                IpAddr::V4(v4) => AddressPattern::V4(v4.octets().map(Some)),
+                IpAddr::V6(v6) => AddressPattern::V6(*v6),
+            })
+            .collect();
+        patterns.extend(sip.trunk_accept.iter().filter_map(|p| p.parse().ok()));
+        if sip.mode == SipMode::Trunk {
+            // Gateway1 is trusted too (F-6.3.22).
+            for a in &sip.accounts {
+                if let Ok(addr) = resolve("", &a.registrar) {
+                    patterns.push(match addr.ip() {
+                        IpAddr::V4(v4) => AddressPattern::V4(v4.octets().map(Some)),
+                        IpAddr::V6(v6) => AddressPattern::V6(v6),
+                    });
+                }
+            }
+        }
+        config.trust = match sip.inbound_auth {
+            InboundAuthMode::None | InboundAuthMode::Digest => InboundTrust::Anyone,
+            InboundAuthMode::Address | InboundAuthMode::Both if patterns.is_empty() => {
+                InboundTrust::DenyAll
+            }
+            InboundAuthMode::Address | InboundAuthMode::Both => InboundTrust::Patterns(patterns),
         };
+        if matches!(
+            sip.inbound_auth,
+            InboundAuthMode::Digest | InboundAuthMode::Both
+        ) {
+            config.inbound_digest = Some(InboundDigest {
+                realm: sip.auth_realm.clone(),
+                users: sip
+                    .callers
+                    .iter()
+                    .map(|c| (c.user.clone(), c.password.clone()))
+                    .collect(),
+                algorithms: Vec::new(),
+            });
+        }
+        config.ringback = match sip.ringback {
+            RingbackSetting::OnAlerting => RingbackMode::OnAlerting,
+            RingbackSetting::FakeThenColour => RingbackMode::FakeThenColour,
+            RingbackSetting::Colour => RingbackMode::Colour,
+            RingbackSetting::Fake => RingbackMode::Fake,
+        };
+        config.reply_path = match sip.reply_path {
+            ReplySetting::Source => ReplyPath::Source,
+            ReplySetting::Via => ReplyPath::Via,
+        };
+        config.cid_mode = match sip.cid_mode {
+            CidSetting::Disabled => CidMode::Disabled,
+            CidSetting::RemotePartyId => CidMode::RemotePartyId,
+            CidSetting::From => CidMode::From,
+        };
+        let ms = std::time::Duration::from_millis;
+        let mut timers = SipTimers::from_t1_t2(
+            ms(sip.timers.t1_ms.unwrap_or(500)),
+            ms(sip.timers.t2_ms.unwrap_or(4000)),
+        );
+        if let Some(n) = sip.timers.nict_ms {
+            timers.nict_timeout = ms(n);
+        }
+        if let Some(n) = sip.timers.ict_ms {
+            timers.ict_timeout = ms(n);
+        }
+        config.timers = timers;
+        let all_lines: Vec<u16> = self.lines.iter().map(|l| l.id).collect();
+        for a in &sip.accounts {
+            let Ok(registrar) = resolve("", &a.registrar) else {
+                continue;
+            };
+            let server = ServerConfig {
+                registrar,
+                domain: a.domain.clone(),
+                outbound_proxy: a
+                    .outbound_proxy
+                    .as_deref()
+                    .and_then(|p| resolve("", p).ok()),
+            };
+            let label = match (sip.mode, a.line, a.group) {
+                (SipMode::PerLine, Some(l), _) => format!("line {l}"),
+                (SipMode::PerGroup, _, Some(g)) => format!("group {g}"),
+                (SipMode::Trunk, _, _) => "trunk".into(),
+                _ => "single".into(),
+            };
+            let lines: Vec<u16> = match sip.mode {
+                SipMode::PerLine => a.line.into_iter().collect(),
+                SipMode::PerGroup => a.lines.clone(),
+                _ => all_lines.clone(),
+            };
+            if let Some(target) = &a.forward_to {
+                let uri = if target.starts_with("sip:") {
+                    target.clone()
+                } else {
+                    format!("sip:{target}")
+                };
+                let host = uri
+                    .trim_start_matches("sip:")
+                    .rsplit('@')
+                    .next()
+                    .unwrap_or("");
+                let next_hop = server
+                    .outbound_proxy
+                    .or_else(|| resolve("", host).ok())
+                    .unwrap_or(registrar);
+                for line in &lines {
+                    config.forward.insert(
+                        LineId(*line),
+                        ForwardTarget {
+                            uri: uri.clone(),
+                            next_hop,
+                            local_user: a.phone_number.clone().unwrap_or_else(|| a.auth_id.clone()),
+                            credentials: Some((a.auth_id.clone(), a.password.clone())),
+                        },
+                    );
+                }
+            }
+            if a.expires == 0 {
+                continue; // trunk without registration (F-6.3.24)
+            }
+            let account = AccountConfig {
+                auth_id: a.auth_id.clone(),
+                password: a.password.clone(),
+                phone_number: a.phone_number.clone(),
+                display_name: a.display_name.clone(),
+            };
+            let mut reg = RegistrationConfig::new(&label, account, server.clone());
+            reg.expires = a.expires;
+            reg.backup = a
+                .backup_registrar
+                .as_deref()
+                .and_then(|b| resolve("", b).ok())
+                .map(|b| ServerConfig {
+                    registrar: b,
+                    domain: a.domain.clone(),
+                    outbound_proxy: None,
+                });
+            if sip.keepalive_secs > 0 {
+                config.keepalives.push(KeepAlive {
+                    target: server.next_hop(),
+                    interval: std::time::Duration::from_secs(sip.keepalive_secs),
+                    options: true,
+                });
+            }
+            config.registrations.push(reg);
+        }
         config.no_line_status = self.sip.no_line_status;
         config.no_answer_timeout = std::time::Duration::from_secs(self.sip.no_answer_timeout_secs);
         config
@@ -163,6 +599,66 @@ mod tests {
     }
 
     #[test]
+    fn registration_modes_auth_and_timers_map_to_the_engine() {
+        let c = parse(
+            "[sip]\nlisten = \"192.0.2.1:5060\"\nmode = \"per_group\"\ninbound_auth = \"both\"\n\
+             trusted_sources = [\"192.0.2.7\"]\nringback = \"fake_then_colour\"\nreply_path = \"via\"\n\
+             [sip.timers]\nt1_ms = 250\n\
+             [[sip.caller]]\nuser = \"pbx\"\npassword = \"x\"\n\
+             [[sip.account]]\ngroup = 1\nlines = [1, 2]\nauth_id = \"g1\"\npassword = \"p\"\nregistrar = \"192.0.2.50\"\n\
+             backup_registrar = \"192.0.2.51:5070\"\nexpires = 120\nforward_to = \"101@192.0.2.60:6060\"\n\
+             [[sip.account]]\ngroup = 2\nlines = [3]\nauth_id = \"g2\"\npassword = \"p\"\nregistrar = \"192.0.2.50:5060\"\n",
+        )
+        .unwrap();
+        let g = c.gateway_config();
+        assert_eq!(g.registrations.len(), 2);
+        assert_eq!(g.registrations[0].label, "group 1");
+        assert_eq!(g.registrations[0].expires, 120);
+        assert_eq!(
+            g.registrations[0].primary.registrar.to_string(),
+            "192.0.2.50:5060"
+        );
+        assert_eq!(
+            g.registrations[0]
+                .backup
+                .as_ref()
+                .map(|b| b.registrar.to_string())
+                .as_deref(),
+            Some("192.0.2.51:5070")
+        );
+        assert_eq!(g.forward.len(), 2);
+        assert_eq!(
+            g.forward[&LineId(2)].next_hop.to_string(),
+            "192.0.2.60:6060"
+        );
+        assert!(g.inbound_digest.is_some());
+        assert!(g.trust.allows("192.0.2.7".parse().unwrap()));
+        assert!(!g.trust.allows("192.0.2.8".parse().unwrap()));
+        assert_eq!(g.timers.t1, std::time::Duration::from_millis(250));
+        assert_eq!(g.timers.nict_timeout, std::time::Duration::from_secs(16));
+        assert_eq!(g.ringback, RingbackMode::FakeThenColour);
+        assert_eq!(g.reply_path, ReplyPath::Via);
+    }
+
+    #[test]
+    fn bad_sip_settings_are_named_and_digest_needs_callers() {
+        let err =
+            parse("[sip]\nlisten = \"192.0.2.1:5060\"\ninbound_auth = \"digest\"\n").unwrap_err();
+        assert!(err.to_string().contains("sip.caller"), "{err}");
+        let err = parse("[sip]\nlisten = \"192.0.2.1:5060\"\nmode = \"single\"\n").unwrap_err();
+        assert!(err.to_string().contains("exactly one"), "{err}");
+        let err = parse("[sip]\nlisten = \"192.0.2.1:5060\"\ntrunk_accept = [\"192.168.1.Y\"]\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("sip.trunk_accept[0]"), "{err}");
+        let c = parse("[sip]\nlisten = \"192.0.2.1:5060\"\ntrunk_accept = [\"192.168.1.X\"]\n")
+            .unwrap();
+        assert!(c
+            .gateway_config()
+            .trust
+            .allows("192.168.1.77".parse().unwrap()));
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err = parse("[sip]\nlisten = \"192.0.2.1:5060\"\nlisten_port = 5060\n").unwrap_err();
         assert!(err.to_string().contains("listen_port"), "{err}");
@@ -178,6 +674,9 @@ mod tests {
             "[sip]\nlisten = \"192.0.2.1:5060\"\n[[line]]\nid = 1\ndevice = \"/dev/a\"\n[[line]]\nid = 1\ndevice = \"/dev/b\"\n",
         )
         .unwrap_err();
-        assert!(err.to_string().contains("line.id = 1 appears twice"), "{err}");
+        assert!(
+            err.to_string().contains("line.id = 1 appears twice"),
+            "{err}"
+        );
     }
 }

@@ -297,6 +297,13 @@ fn join(head: String, body: &Bytes) -> Bytes {
     buf.freeze()
 }
 
+/// Types of the message layer's dependencies that callers outside the engine (benches,
+/// fuzz targets) need to build messages, without depending on the crates themselves.
+pub mod re_export {
+    pub use bytes;
+    pub use ezk_sip_types::{Name, StatusCode};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
