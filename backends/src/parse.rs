@@ -278,7 +278,8 @@ pub fn dcs_is_ucs2(dcs: u8) -> bool {
 
 /// Decode a hex string of UTF-16 big-endian code units (`AT+CSCS="UCS2"` text).
 pub fn decode_ucs2_hex(hex: &str) -> Option<String> {
-    if hex.is_empty() || !hex.len().is_multiple_of(4) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hex.is_empty() || !hex.len().is_multiple_of(4) || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
     let units: Vec<u16> = (0..hex.len())

@@ -160,6 +160,25 @@ struct CallTrack {
     alerted: bool,
     /// `CallConnected` emitted.
     connected: bool,
+    /// Bumped whenever the tracked call changes, so a poller of an earlier call cannot
+    /// report on a later one.
+    generation: u64,
+}
+
+impl CallTrack {
+    /// Forget the call.
+    fn clear(&mut self) {
+        *self = CallTrack {
+            generation: self.generation + 1,
+            ..CallTrack::default()
+        };
+    }
+
+    /// Start tracking a new call.
+    fn begin(&mut self) {
+        self.clear();
+        self.live = true;
+    }
 }
 
 struct Inner {
@@ -410,7 +429,7 @@ impl Inner {
         let (live, index) = {
             let mut t = self.calls();
             let r = (t.live, t.current.unwrap_or(1));
-            *t = CallTrack::default();
+            t.clear();
             r
         };
         if let Some(p) = lock(&self.poller).take() {
@@ -843,11 +862,10 @@ impl ModemHal for AtModem {
     async fn dial(&self, number: &str) -> HalResult<CallIndex> {
         validate_dial(number)?;
         {
-            let mut t = self.inner.calls();
-            *t = CallTrack {
-                live: true,
-                ..CallTrack::default()
-            };
+            self.inner.calls().begin();
+            if let Some(p) = lock(&self.inner.poller).take() {
+                p.abort();
+            }
         }
         let resp = self
             .inner
@@ -892,16 +910,20 @@ impl ModemHal for AtModem {
 
     async fn answer(&self) -> HalResult<()> {
         self.query("ATA").await?;
-        let index = {
+        let (index, was_live) = {
             let mut t = self.inner.calls();
+            let was_live = t.live;
+            if !was_live {
+                t.begin();
+            }
             let index = t.current.unwrap_or(1);
             t.current = Some(index);
-            t.live = true;
             t.connected = true;
-            index
+            (index, was_live)
         };
         self.inner.emit(ModemEvent::CallConnected { index });
-        if self.inner.dialect.call_progress == CallProgress::ClccPolling {
+        let polled = self.inner.dialect.call_progress == CallProgress::ClccPolling;
+        if polled && (!was_live || lock(&self.inner.poller).is_none()) {
             urc::start_poller(&self.inner);
         }
         Ok(())
@@ -916,7 +938,7 @@ impl ModemHal for AtModem {
                 self.query("AT+CHUP").await?;
             }
         }
-        *self.inner.calls() = CallTrack::default();
+        self.inner.calls().clear();
         if let Some(p) = lock(&self.inner.poller).take() {
             p.abort();
         }

@@ -67,8 +67,10 @@ fn report_incoming(inner: &Arc<Inner>, caller: Option<String>) {
         if t.incoming_reported {
             return;
         }
+        if !t.live {
+            t.begin();
+        }
         t.incoming_reported = true;
-        t.live = true;
     }
     inner.emit(ModemEvent::IncomingCall {
         index: None,
@@ -81,13 +83,18 @@ fn report_incoming(inner: &Arc<Inner>, caller: Option<String>) {
 
 /// Report the live call released, once.
 fn released(inner: &Inner, cause: ReleaseCause) {
+    released_if(inner, None, cause);
+}
+
+/// Report the live call released, once; with `generation`, only if it is still that call.
+fn released_if(inner: &Inner, generation: Option<u64>, cause: ReleaseCause) {
     let index = {
         let mut t = inner.calls();
-        if !t.live {
+        if !t.live || generation.is_some_and(|g| g != t.generation) {
             return;
         }
         let index = t.current.unwrap_or(1);
-        *t = CallTrack::default();
+        t.clear();
         index
     };
     inner.emit(ModemEvent::CallReleased { index, cause });
@@ -110,19 +117,21 @@ async fn query_cause(inner: &Inner) -> ReleaseCause {
 
 /// Start (or restart) the `AT+CLCC` poller of the current call.
 pub(super) fn start_poller(inner: &Arc<Inner>) {
-    let task = tokio::spawn(poll_calls(inner.clone()));
+    let generation = inner.calls().generation;
+    let task = tokio::spawn(poll_calls(inner.clone(), generation));
     if let Some(old) = lock(&inner.poller).replace(task) {
         old.abort();
     }
 }
 
 /// Poll `AT+CLCC` while the call is live: alerting / connected / gone.
-async fn poll_calls(inner: Arc<Inner>) {
+async fn poll_calls(inner: Arc<Inner>, generation: u64) {
+    let mine = |t: &CallTrack| t.live && t.generation == generation;
     loop {
         tokio::time::sleep(inner.config.call_poll_interval).await;
         let (live, index) = {
             let t = inner.calls();
-            (t.live, t.current)
+            (mine(&t), t.current)
         };
         if !live {
             return;
@@ -150,17 +159,17 @@ async fn poll_calls(inner: Arc<Inner>) {
                 .find(|r| r.direction == CallDirection::MobileTerminated),
         };
         let Some(row) = row else {
-            if !inner.calls().live {
+            if !mine(&inner.calls()) {
                 return;
             }
             let cause = query_cause(&inner).await;
-            released(&inner, cause);
+            released_if(&inner, Some(generation), cause);
             return;
         };
         let mut emit = Vec::new();
         {
             let mut t = inner.calls();
-            if !t.live {
+            if !mine(&t) {
                 return;
             }
             t.current = Some(row.index);
@@ -216,9 +225,13 @@ async fn handle_urc(inner: &Arc<Inner>, state: &mut UrcState, urc: Urc) {
         }
         "NO CARRIER" | "NO DIALTONE" => {
             state.ring_deadline = None;
-            if inner.calls().live {
+            let generation = {
+                let t = inner.calls();
+                t.live.then_some(t.generation)
+            };
+            if let Some(g) = generation {
                 let cause = query_cause(inner).await;
-                released(inner, cause);
+                released_if(inner, Some(g), cause);
             }
             return;
         }
