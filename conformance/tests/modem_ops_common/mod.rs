@@ -135,7 +135,11 @@ pub async fn network(b: &Bed) {
         .unwrap_or_else(|e| panic!("registration: {e}"));
     assert_eq!(reg.state, RegistrationState::Home);
     assert!(reg.lac.is_some() && reg.cell_id.is_some(), "{reg:?}");
-    let sig = b.modem.signal().await.unwrap_or_else(|e| panic!("signal: {e}"));
+    let sig = b
+        .modem
+        .signal()
+        .await
+        .unwrap_or_else(|e| panic!("signal: {e}"));
     assert!(sig.rssi <= 31, "{sig:?}");
     let op = b.modem.operator().await;
     assert!(matches!(&op, Ok(Some(o)) if !o.name.is_empty()), "{op:?}");
@@ -146,7 +150,10 @@ pub async fn network(b: &Bed) {
     assert_eq!(b.modem.set_power(PowerMode::Full).await, Ok(()));
     // Still in service afterwards.
     assert_eq!(
-        b.modem.registration().await.map(|r| r.state.is_registered()),
+        b.modem
+            .registration()
+            .await
+            .map(|r| r.state.is_registered()),
         Ok(true)
     );
 }
