@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it: installs the real peers the tests talk to
-# (SIPp from Debian's sip-tester), then formatting, lints and every test of the workspace.
+# (SIPp from Debian's sip-tester, Kamailio), then formatting, lints and every test of the workspace.
 # Usage: tools/test-all.sh   (as root, or as a user with sudo, on Debian with Rust)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests need: command -> Debian package.
-declare -A packages=([sipp]=sip-tester)
+declare -A packages=([sipp]=sip-tester [kamailio]=kamailio)
 missing=()
 for cmd in "${!packages[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")

@@ -92,6 +92,15 @@ pub struct SipSection {
     /// F-6.8.6 to F-6.8.8: `disabled`, `remote_party_id`, `from` (default).
     #[serde(default)]
     pub cid_mode: CidSetting,
+    /// F-6.3.12: consecutive unanswered REGISTERs (or 503s) before failing over to the
+    /// backup registrar (default 2).
+    pub failover_after: Option<u32>,
+    /// F-6.3.12: seconds between OPTIONS probes of the primary while on the backup
+    /// (default 30).
+    pub failback_probe_secs: Option<u64>,
+    /// First retry delay in seconds after a failed registration, doubling up to 300
+    /// (default 10).
+    pub register_retry_secs: Option<u64>,
 }
 
 /// F-6.3.2 configuration mode.
@@ -419,6 +428,15 @@ impl Config {
         if sip.callers.iter().any(|c| c.password.is_empty()) {
             return Err("sip.caller: password must not be empty".into());
         }
+        if sip.failover_after == Some(0)
+            || sip.failback_probe_secs == Some(0)
+            || sip.register_retry_secs == Some(0)
+        {
+            return Err(
+                "sip.failover_after, failback_probe_secs and register_retry_secs must be at least 1"
+                    .into(),
+            );
+        }
         if sip.timers.t1_ms == Some(0) || sip.timers.t2_ms == Some(0) {
             return Err("sip.timers: t1_ms and t2_ms must be at least 1".into());
         }
@@ -560,6 +578,15 @@ impl Config {
             };
             let mut reg = RegistrationConfig::new(&label, account, server.clone());
             reg.expires = a.expires;
+            if let Some(n) = sip.failover_after {
+                reg.failover_after = n;
+            }
+            if let Some(secs) = sip.failback_probe_secs {
+                reg.probe_interval = std::time::Duration::from_secs(secs);
+            }
+            if let Some(secs) = sip.register_retry_secs {
+                reg.retry_min = std::time::Duration::from_secs(secs);
+            }
             reg.backup = a
                 .backup_registrar
                 .as_deref()

@@ -1,4 +1,6 @@
-//! `cellgate run`: the gateway on real modules attached to serial ports.
+//! `cellgate run`: the gateway on real modules attached to serial ports — or, for tests
+//! and demonstrations, on simulated modules of the built-in GSM network
+//! (`--simulated-lines N`), under the very same configuration file.
 
 use std::sync::Arc;
 
@@ -6,29 +8,59 @@ use cellgate_backends::{serial, M35Modem};
 use cellgate_engine::runtime::{run_gateway, LineModem};
 use cellgate_engine::transport::SipTransport;
 use cellgate_hal::LineId;
+use cellgate_simulator::{Network, NetworkConfig};
 use tracing::{error, info};
 
-use crate::config::Config;
+use crate::config::{Config, LineSection};
+
+/// Where the lines of `cellgate run` come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineSource {
+    /// The `[[line]]` serial ports of the configuration file.
+    Serial,
+    /// `n` simulated M35 modules (lines 1..=n) of the built-in network; `[[line]]`
+    /// entries are ignored. For tests and demonstrations only.
+    Simulated(u16),
+}
 
 /// Opens every configured line, brings its module up, and serves SIP until Ctrl-C.
 /// A line whose module does not come up is reported and left out; the others serve.
-pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(mut config: Config, source: LineSource) -> Result<(), Box<dyn std::error::Error>> {
     let mut modems = Vec::new();
-    for line in &config.lines {
-        let opened = serial::open(&line.device.to_string_lossy(), line.baud);
-        let stream = match opened {
-            Ok(s) => s,
-            Err(e) => {
-                error!(line = line.id, device = %line.device.display(), error = %e, "cannot open serial port");
-                continue;
+    // Kept alive while the gateway serves: the simulated modules live in it.
+    let mut _network = None;
+    match source {
+        LineSource::Serial => {
+            for line in &config.lines {
+                let opened = serial::open(&line.device.to_string_lossy(), line.baud);
+                let stream = match opened {
+                    Ok(s) => s,
+                    Err(e) => {
+                        error!(line = line.id, device = %line.device.display(), error = %e, "cannot open serial port");
+                        continue;
+                    }
+                };
+                match M35Modem::start(stream).await {
+                    Ok(modem) => modems.push(LineModem {
+                        line: LineId(line.id),
+                        modem: Arc::new(modem),
+                    }),
+                    Err(e) => error!(line = line.id, error = %e, "module did not come up"),
+                }
             }
-        };
-        match M35Modem::start(stream).await {
-            Ok(modem) => modems.push(LineModem {
-                line: LineId(line.id),
-                modem: Arc::new(modem),
-            }),
-            Err(e) => error!(line = line.id, error = %e, "module did not come up"),
+        }
+        LineSource::Simulated(n) => {
+            let network = Network::new(NetworkConfig::default());
+            modems = crate::sandbox::simulated_lines(&network, n).await?;
+            config.lines = (1..=n)
+                .map(|id| LineSection {
+                    id,
+                    device: "simulated".into(),
+                    baud: 115_200,
+                })
+                .collect();
+            info!(lines = n, "using simulated modules (--simulated-lines)");
+            _network = Some(network);
         }
     }
     let gateway = config.gateway_config();

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use cellgate::config::Config;
+use cellgate::hardware::LineSource;
 use cellgate::sandbox::{Sandbox, SandboxOptions};
 use cellgate_engine::transport::SipTransport;
 use clap::{Parser, Subcommand};
@@ -24,6 +25,10 @@ enum Command {
         /// Configuration file (TOML).
         #[arg(long)]
         config: PathBuf,
+        /// For tests and demonstrations: serve N simulated M35 lines of the built-in GSM
+        /// network instead of the `[[line]]` serial ports.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        simulated_lines: Option<u16>,
     },
     /// Run the gateway against the built-in GSM network simulator.
     Simulate {
@@ -63,7 +68,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cellgate: cannot start the runtime: {e}");
@@ -72,9 +80,16 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Run { config } => {
+            Command::Run {
+                config,
+                simulated_lines,
+            } => {
                 let config = Config::load(&config)?;
-                cellgate::hardware::run(config).await
+                let source = match simulated_lines {
+                    Some(n) => LineSource::Simulated(n),
+                    None => LineSource::Serial,
+                };
+                cellgate::hardware::run(config, source).await
             }
             Command::Simulate {
                 lines,
@@ -98,12 +113,18 @@ fn main() -> ExitCode {
     }
 }
 
-async fn simulate(lines: u16, listen: SocketAddr, seed: u64) -> Result<(), Box<dyn std::error::Error>> {
+async fn simulate(
+    lines: u16,
+    listen: SocketAddr,
+    seed: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = Sandbox::start(&SandboxOptions { lines, seed }).await?;
     let transport = SipTransport::bind_udp(listen).await?;
     let local = transport.local_addr()?;
     println!("cellgate simulate: {lines} simulated M35 lines, SIP on udp:{local}");
-    println!("  Calls from loopback need no credentials (sandbox mode); other sources are refused.");
+    println!(
+        "  Calls from loopback need no credentials (sandbox mode); other sources are refused."
+    );
     println!("  Point a softphone at sip:<number>@{local}, or try SIPp:");
     println!("    sipp -sn uac -s 5551234 -p 5070 {local} -m 1 -d 2000");
     println!("  Numbers ending in 486 are busy, 404 do not exist, 480 never answer, 603 reject;");

@@ -108,10 +108,16 @@ pub async fn run_gateway(
                 }
                 None => {}
             },
-            received = transport.recv(&mut buf) => {
-                let (from, bytes) = received?;
-                gateway.handle_datagram(now(), from, &bytes);
-            }
+            received = transport.recv(&mut buf) => match received {
+                Ok((from, bytes)) => gateway.handle_datagram(now(), from, &bytes),
+                // An ICMP error for an earlier datagram (a peer that went away) must not
+                // stop the gateway.
+                Err(e) if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                ) => debug!(error = %e, "SIP socket reported an unreachable peer"),
+                Err(e) => return Err(e),
+            },
             () = sleep_until(deadline) => gateway.handle_timeout(now()),
         }
     }

@@ -1,0 +1,110 @@
+//! Helpers shared by the real-peer tests: free loopback ports, required tools (fail
+//! under CI, skip elsewhere), and the `cellgate` binary as a child process that is
+//! killed when the test ends.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free UDP port on loopback (bound and released: good enough for tests).
+pub fn free_udp_port() -> u16 {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    socket.local_addr().expect("local addr").port()
+}
+
+/// Whether `tool` (run with `arg`) is installed. Under `CI` a missing tool fails the
+/// test; elsewhere the test reports itself skipped.
+pub fn tool_available(tool: &str, arg: &str, package: &str) -> bool {
+    let found = Command::new(tool)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is not installed but CI is set: install {package} (tools/test-all.sh does)"
+        );
+        eprintln!("SKIPPED: {tool} not installed (apt-get install {package})");
+    }
+    found
+}
+
+/// A scratch directory for one test, under cargo's target tmp dir.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// Polls `check` every 100 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `cellgate run --config FILE --simulated-lines N`, killed on drop.
+pub struct RunningGateway {
+    child: Child,
+    /// SIP address.
+    pub addr: SocketAddr,
+    /// Its log (stderr).
+    pub log: PathBuf,
+}
+
+impl RunningGateway {
+    /// Writes `config` into `dir` and starts the gateway on `lines` simulated lines;
+    /// waits until it serves.
+    pub fn start(dir: &Path, addr: SocketAddr, config: &str, lines: u16) -> Self {
+        let file = dir.join("cellgate.toml");
+        std::fs::write(&file, config).expect("write gateway config");
+        let log = dir.join("cellgate.log");
+        let log_file = std::fs::File::create(&log).expect("gateway log");
+        let child = Command::new(env!("CARGO_BIN_EXE_cellgate"))
+            .arg("run")
+            .arg("--config")
+            .arg(&file)
+            .args(["--simulated-lines", &lines.to_string()])
+            .env("RUST_LOG", "info,cellgate_engine=debug")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start cellgate run");
+        let gateway = Self { child, addr, log };
+        assert!(
+            wait_until(Duration::from_secs(60), || gateway
+                .log_text()
+                .contains("gateway running")),
+            "cellgate run did not start:\n{}",
+            gateway.log_text()
+        );
+        gateway
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
