@@ -8,6 +8,8 @@
 //! [`audio`] has `AudioHal` backends for PCM devices (and cpal behind the `cpal` feature).
 
 pub mod codec;
+pub mod jitter;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
+pub mod silence;
