@@ -8,6 +8,7 @@
 //! [`audio`] has `AudioHal` backends for PCM devices (and cpal behind the `cpal` feature).
 
 pub mod codec;
+pub mod dtmf;
 pub mod jitter;
 pub mod rtcp;
 pub mod rtp;
