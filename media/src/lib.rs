@@ -9,8 +9,11 @@
 
 pub mod codec;
 pub mod dtmf;
+pub mod gain;
 pub mod jitter;
+pub mod prompt;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
 pub mod silence;
+pub mod tones;
