@@ -46,6 +46,8 @@ impl Default for Vad {
 
 /// Frames above floor + this many dB count as speech.
 const SPEECH_MARGIN_DB: f64 = 9.0;
+/// Highest starting noise floor.
+const INITIAL_FLOOR_DB: f64 = -55.0;
 /// Below this absolute level nothing counts as speech.
 const ABSOLUTE_FLOOR_DB: f64 = -60.0;
 
@@ -72,7 +74,10 @@ impl Vad {
         // 2.5 dB/s) so a long vowel is not learnt as noise.
         let floor = match self.floor_db {
             Some(f) if db >= f => f + 0.05_f64.min(db - f),
-            _ => db,
+            Some(_) => db,
+            // Start no higher than a quiet line, so that a call opening with speech is
+            // not learnt as noise.
+            None => db.min(INITIAL_FLOOR_DB),
         };
         self.floor_db = Some(floor);
         let speech = db > ABSOLUTE_FLOOR_DB && db > floor + SPEECH_MARGIN_DB;

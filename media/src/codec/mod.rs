@@ -200,8 +200,11 @@ impl Encoder {
 pub struct Decoder {
     codec: Codec,
     g729: Option<Box<g729_sys::Decoder>>,
-    /// Last decoded 10 ms, for G.711 repeat-and-fade concealment.
-    history: [i16; G729_FRAME_SAMPLES],
+    /// Last decoded samples, for G.711 pitch-repeat concealment.
+    history: [i16; HISTORY],
+    /// Pitch period found at the start of a loss, and the read position in it.
+    period: usize,
+    phase: usize,
     /// Consecutive concealed 10 ms blocks.
     concealed: u32,
 }
@@ -217,6 +220,33 @@ impl fmt::Debug for Decoder {
 
 /// G.711 concealment fades out over this many 10 ms blocks (60 ms), then is silent.
 const PLC_FADE_BLOCKS: u32 = 6;
+/// Decoded samples kept for concealment (30 ms).
+const HISTORY: usize = 240;
+/// Pitch search range in samples (57-400 Hz).
+const PITCH_MIN: usize = 20;
+const PITCH_MAX: usize = 140;
+
+/// The period (PITCH_MIN..=PITCH_MAX) that best predicts the last 60 samples of `h` from
+/// the samples one period earlier (normalised autocorrelation).
+fn find_pitch(h: &[i16; HISTORY]) -> usize {
+    const WIN: usize = 60;
+    let end = HISTORY;
+    let mut best = (f64::MIN, PITCH_MIN);
+    for p in PITCH_MIN..=PITCH_MAX {
+        let (mut xy, mut yy) = (0.0, 0.0);
+        for i in end - WIN..end {
+            let x = f64::from(h[i]);
+            let y = f64::from(h[i - p]);
+            xy += x * y;
+            yy += y * y;
+        }
+        let score = if yy > 0.0 { xy / yy.sqrt() } else { 0.0 };
+        if score > best.0 {
+            best = (score, p);
+        }
+    }
+    best.1
+}
 
 impl Decoder {
     /// A fresh decoder for `codec`.
@@ -225,7 +255,9 @@ impl Decoder {
         Decoder {
             codec,
             g729,
-            history: [0; G729_FRAME_SAMPLES],
+            history: [0; HISTORY],
+            period: PITCH_MIN,
+            phase: 0,
             concealed: 0,
         }
     }
@@ -257,10 +289,9 @@ impl Decoder {
                 }
             }
         }
-        let start = out.len().saturating_sub(G729_FRAME_SAMPLES);
-        if out.len() - start == G729_FRAME_SAMPLES {
-            self.history.copy_from_slice(&out[start..]);
-        }
+        let fresh = &out[out.len().saturating_sub(HISTORY)..];
+        self.history.copy_within(fresh.len().., 0);
+        self.history[HISTORY - fresh.len()..].copy_from_slice(fresh);
         self.concealed = 0;
         Ok(())
     }
@@ -275,9 +306,17 @@ impl Decoder {
             match self.g729.as_mut() {
                 Some(dec) => out.extend_from_slice(&dec.decode(&[], true, false, false)),
                 None => {
+                    // Repeat the last pitch period (phase-continuous), fading to silence.
+                    if self.concealed == 0 {
+                        self.period = find_pitch(&self.history);
+                        self.phase = 0;
+                    }
                     let n = self.concealed;
                     let total = (PLC_FADE_BLOCKS * G729_FRAME_SAMPLES as u32) as i32;
-                    for (i, &s) in self.history.iter().enumerate() {
+                    let base = HISTORY - self.period;
+                    for i in 0..G729_FRAME_SAMPLES {
+                        let s = self.history[base + self.phase];
+                        self.phase = (self.phase + 1) % self.period;
                         let pos = (n * G729_FRAME_SAMPLES as u32) as i32 + i as i32;
                         let gain = (total - pos).max(0);
                         out.push((i32::from(s) * gain / total) as i16);
