@@ -16,5 +16,6 @@ pub mod prompt;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
+pub mod session;
 pub mod silence;
 pub mod tones;
