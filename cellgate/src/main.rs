@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use cellgate::config::Config;
 use cellgate::hardware::LineSource;
-use cellgate::sandbox::{Sandbox, SandboxOptions};
+use cellgate::sandbox::{Sandbox, SandboxOptions, SandboxSip};
+use cellgate_engine::gateway::RingbackMode;
 use cellgate_engine::transport::SipTransport;
 use clap::{Parser, Subcommand};
 
@@ -41,6 +42,26 @@ enum Command {
         /// Seed of the simulated network.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Ringback mode (F-6.4.5): 180 when the GSM callee rings (`on-alerting`),
+        /// 180 at once then 183 (`fake-then-colour`), 183 at once (`colour`), 180 at once
+        /// (`fake`).
+        #[arg(long, value_enum, default_value_t = Ringback::OnAlerting)]
+        ringback: Ringback,
+        /// Require digest credentials on INVITE (with --auth-password).
+        #[arg(long, requires = "auth_password")]
+        auth_user: Option<String>,
+        /// Password of --auth-user.
+        #[arg(long, requires = "auth_user")]
+        auth_password: Option<String>,
+        /// Seconds before an unanswered call gets 408 (default 75).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        no_answer_timeout: Option<u64>,
+        /// SIP status when no line is free (default 503).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(300..=699))]
+        no_line_status: Option<u16>,
+        /// Forward incoming GSM calls of every line to this SIP URI (sip:user@ip:port).
+        #[arg(long, value_parser = cellgate::sandbox::parse_forward_to)]
+        forward_to: Option<(String, SocketAddr)>,
     },
     /// Run the GSM network simulator alone.
     Sim {
@@ -95,7 +116,22 @@ fn main() -> ExitCode {
                 lines,
                 sip_listen,
                 seed,
-            } => simulate(lines, sip_listen, seed).await,
+                ringback,
+                auth_user,
+                auth_password,
+                no_answer_timeout,
+                no_line_status,
+                forward_to,
+            } => {
+                let sip = SandboxSip {
+                    ringback: ringback.into(),
+                    auth: auth_user.zip(auth_password),
+                    no_answer_timeout: no_answer_timeout.map(std::time::Duration::from_secs),
+                    no_line_status,
+                    forward_to,
+                };
+                simulate(lines, sip_listen, seed, sip).await
+            }
             Command::Sim { lines, seed } => sim(lines, seed).await,
             Command::Features { root } => {
                 let matrix = cellgate::features::load(&root)?;
@@ -113,10 +149,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--ringback` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Ringback {
+    OnAlerting,
+    FakeThenColour,
+    Colour,
+    Fake,
+}
+
+impl From<Ringback> for RingbackMode {
+    fn from(r: Ringback) -> Self {
+        match r {
+            Ringback::OnAlerting => RingbackMode::OnAlerting,
+            Ringback::FakeThenColour => RingbackMode::FakeThenColour,
+            Ringback::Colour => RingbackMode::Colour,
+            Ringback::Fake => RingbackMode::Fake,
+        }
+    }
+}
+
 async fn simulate(
     lines: u16,
     listen: SocketAddr,
     seed: u64,
+    sip: SandboxSip,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = Sandbox::start(&SandboxOptions { lines, seed }).await?;
     let transport = SipTransport::bind_udp(listen).await?;
@@ -131,7 +188,7 @@ async fn simulate(
     println!("  every other number answers after a short ring (docs/simulator.md).");
     println!("  Ctrl-C to stop.");
     sandbox
-        .serve(transport, local, seed, async {
+        .serve_with(transport, local, seed, &sip, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;

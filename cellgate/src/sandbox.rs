@@ -4,9 +4,12 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use cellgate_backends::M35Modem;
+use cellgate_engine::gateway::{ForwardTarget, InboundDigest, RingbackMode};
 use cellgate_engine::runtime::{run_gateway, LineModem};
+use cellgate_engine::sip::digest::DigestAlgorithm;
 use cellgate_engine::transport::SipTransport;
 use cellgate_engine::{GatewayConfig, InboundTrust};
 use cellgate_hal::{HalError, LineId};
@@ -44,6 +47,88 @@ pub fn sandbox_gateway_config(public_addr: SocketAddr, seed: u64) -> GatewayConf
     config
 }
 
+/// SIP settings of `cellgate simulate` beyond the defaults (its flags): to try and test
+/// the ringback modes, digest authentication, the no-answer timeout, the no-line status
+/// and GSM -> SIP forwarding against a softphone or SIPp.
+#[derive(Clone, Default)]
+pub struct SandboxSip {
+    /// F-6.4.5 ringback mode.
+    pub ringback: RingbackMode,
+    /// F-6.4.9: digest credentials INVITEs must carry (on top of the loopback check).
+    pub auth: Option<(String, String)>,
+    /// F-6.4.18: no-answer timeout (default 75 s).
+    pub no_answer_timeout: Option<Duration>,
+    /// F-6.4.8: status when no line is free (default 503).
+    pub no_line_status: Option<u16>,
+    /// GSM -> SIP: every line's incoming calls go to this URI (`sip:user@ip:port`).
+    pub forward_to: Option<(String, SocketAddr)>,
+}
+
+impl std::fmt::Debug for SandboxSip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxSip")
+            .field("ringback", &self.ringback)
+            .field("auth_user", &self.auth.as_ref().map(|(u, _)| u))
+            .field("no_answer_timeout", &self.no_answer_timeout)
+            .field("no_line_status", &self.no_line_status)
+            .field("forward_to", &self.forward_to)
+            .finish()
+    }
+}
+
+impl SandboxSip {
+    /// Applies these settings to `config` for the given lines.
+    pub fn apply(&self, config: &mut GatewayConfig, lines: &[LineModem]) {
+        config.ringback = self.ringback;
+        if let Some((user, password)) = &self.auth {
+            config.inbound_digest = Some(InboundDigest {
+                realm: "cellgate-sandbox".into(),
+                users: vec![(user.clone(), password.clone())],
+                // MD5 first: SIPp and many older softphones read only the first
+                // challenge and know no SHA-256. `cellgate run` prefers SHA-256.
+                algorithms: vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256],
+            });
+        }
+        if let Some(t) = self.no_answer_timeout {
+            config.no_answer_timeout = t;
+        }
+        if let Some(code) = self.no_line_status {
+            config.no_line_status = code;
+        }
+        if let Some((uri, next_hop)) = &self.forward_to {
+            for lm in lines {
+                config.forward.insert(
+                    lm.line,
+                    ForwardTarget {
+                        uri: uri.clone(),
+                        next_hop: *next_hop,
+                        local_user: format!("line{}", lm.line.0),
+                        credentials: None,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// Parses a `--forward-to` value: `sip:user@ip:port` or `user@ip:port`.
+pub fn parse_forward_to(text: &str) -> Result<(String, SocketAddr), String> {
+    let uri = if text.starts_with("sip:") {
+        text.to_owned()
+    } else {
+        format!("sip:{text}")
+    };
+    let host = uri
+        .trim_start_matches("sip:")
+        .rsplit('@')
+        .next()
+        .unwrap_or("");
+    let addr = host
+        .parse::<SocketAddr>()
+        .map_err(|_| format!("{text:?}: expected sip:user@ip:port"))?;
+    Ok((uri, addr))
+}
+
 /// A running network plus the gateway settings to serve it with.
 pub struct Sandbox {
     /// The simulated network (phones, SIMs, event log).
@@ -63,7 +148,7 @@ impl Sandbox {
         Ok(Self { network, modems })
     }
 
-    /// Serves SIP on `transport` until `shutdown` completes.
+    /// Serves SIP on `transport` with the sandbox defaults until `shutdown` completes.
     pub async fn serve(
         &self,
         transport: SipTransport,
@@ -71,7 +156,27 @@ impl Sandbox {
         seed: u64,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
-        let config = sandbox_gateway_config(public_addr, seed);
+        self.serve_with(
+            transport,
+            public_addr,
+            seed,
+            &SandboxSip::default(),
+            shutdown,
+        )
+        .await
+    }
+
+    /// Serves SIP on `transport` with `sip` settings until `shutdown` completes.
+    pub async fn serve_with(
+        &self,
+        transport: SipTransport,
+        public_addr: SocketAddr,
+        seed: u64,
+        sip: &SandboxSip,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let mut config = sandbox_gateway_config(public_addr, seed);
+        sip.apply(&mut config, &self.modems);
         run_gateway(config, transport, self.modems.clone(), shutdown).await
     }
 }

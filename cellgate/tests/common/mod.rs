@@ -66,40 +66,108 @@ pub struct RunningGateway {
 }
 
 impl RunningGateway {
-    /// Writes `config` into `dir` and starts the gateway on `lines` simulated lines;
+    /// Writes `config` into `dir` and starts `cellgate run` on `lines` simulated lines;
     /// waits until it serves.
     pub fn start(dir: &Path, addr: SocketAddr, config: &str, lines: u16) -> Self {
         let file = dir.join("cellgate.toml");
         std::fs::write(&file, config).expect("write gateway config");
+        let args = vec![
+            "run".to_owned(),
+            "--config".to_owned(),
+            file.to_string_lossy().into_owned(),
+            "--simulated-lines".to_owned(),
+            lines.to_string(),
+        ];
+        Self::spawn(dir, addr, &args, "gateway running")
+    }
+
+    /// Starts `cellgate simulate` on `addr` with `extra` flags; waits until it serves.
+    pub fn simulate(dir: &Path, addr: SocketAddr, extra: &[&str]) -> Self {
+        let mut args = vec![
+            "simulate".to_owned(),
+            "--sip-listen".to_owned(),
+            addr.to_string(),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        Self::spawn(dir, addr, &args, "SIP on udp:")
+    }
+
+    fn spawn(dir: &Path, addr: SocketAddr, args: &[String], ready: &str) -> Self {
         let log = dir.join("cellgate.log");
         let log_file = std::fs::File::create(&log).expect("gateway log");
+        let stdout = log_file.try_clone().expect("gateway log handle");
         let child = Command::new(env!("CARGO_BIN_EXE_cellgate"))
-            .arg("run")
-            .arg("--config")
-            .arg(&file)
-            .args(["--simulated-lines", &lines.to_string()])
-            .env("RUST_LOG", "info,cellgate_engine=debug")
+            .args(args)
+            .env(
+                "RUST_LOG",
+                "info,cellgate_engine=debug,cellgate_backends::at=trace",
+            )
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(log_file)
             .spawn()
-            .expect("start cellgate run");
+            .expect("start cellgate");
         let gateway = Self { child, addr, log };
         assert!(
             wait_until(Duration::from_secs(60), || gateway
                 .log_text()
-                .contains("gateway running")),
-            "cellgate run did not start:\n{}",
+                .contains(ready)),
+            "cellgate did not start:\n{}",
             gateway.log_text()
         );
         gateway
     }
 
-    /// The log so far.
+    /// The log so far (stdout and stderr).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Runs SIPp against the gateway from `127.0.0.1:port` with `extra` arguments (one
+    /// call); returns its exit code (0: the scenario succeeded). On failure SIPp's
+    /// output and the gateway log are printed.
+    pub fn sipp(&self, dir: &Path, port: u16, extra: &[&str]) -> i32 {
+        let output = sipp_command(dir, port, extra)
+            .arg(self.addr.to_string())
+            .output()
+            .expect("run sipp");
+        if !output.status.success() {
+            eprintln!("sipp stdout:\n{}", String::from_utf8_lossy(&output.stdout));
+            eprintln!("sipp stderr:\n{}", String::from_utf8_lossy(&output.stderr));
+            eprintln!("gateway log:\n{}", self.log_text());
+        }
+        output.status.code().unwrap_or(-1)
+    }
+}
+
+/// A SIPp command for one call from `127.0.0.1:port`, bounded to 60 s, run in `dir`
+/// (where it writes its error logs); the caller adds the remote address.
+pub fn sipp_command(dir: &Path, port: u16, extra: &[&str]) -> Command {
+    let mut cmd = Command::new("sipp");
+    cmd.args(extra)
+        .args([
+            "-p",
+            &port.to_string(),
+            "-i",
+            "127.0.0.1",
+            "-m",
+            "1",
+            "-nostdin",
+        ])
+        .args(["-timeout", "60s", "-timeout_error", "-trace_err"])
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A scenario file of `conformance/sipp/`.
+pub fn scenario(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../conformance/sipp")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 impl Drop for RunningGateway {
