@@ -11,6 +11,8 @@
 //! assert with [`Network::calls`], [`Network::transcript`] and [`Network::event_log`].
 //! See `docs/simulator.md` for the numbering plan and the AT subset.
 
+#![warn(missing_docs)]
+
 pub mod causes;
 pub mod clock;
 pub mod luhn;

@@ -240,3 +240,44 @@ async fn garbage_never_kills_the_modem() {
     assert_eq!(gw.command("AT").await, ["OK"]);
     assert!(net.calls().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn numeric_and_quiet_result_codes() {
+    let (_net, mut gw) = attach();
+    gw.ready().await;
+    let steps: [(&str, &[u8]); 4] = [
+        ("ATV0", b"0\r"),
+        ("AT+CSQ", b"+CSQ: 24,0\r\n0\r"),
+        ("AT+FOO", b"4\r"),
+        ("ATV1", b"\r\nOK\r\n"),
+    ];
+    for (cmd, want) in steps {
+        gw.send(cmd).await;
+        let mut got = vec![0u8; want.len()];
+        gw_read_exact(&mut gw, &mut got).await;
+        assert_eq!(got, want, "{cmd}");
+    }
+    // Quiet mode: no final result codes at all, information text still flows.
+    gw.send("ATQ1").await;
+    gw.send("AT+CSQ").await;
+    gw.send("ATQ0").await;
+    let want = b"\r\n+CSQ: 24,0\r\n\r\nOK\r\n";
+    let mut got = vec![0u8; want.len()];
+    gw_read_exact(&mut gw, &mut got).await;
+    assert_eq!(got, want);
+}
+
+#[tokio::test(start_paused = true)]
+async fn input_before_rdy_is_discarded() {
+    let (net, mut gw) = attach();
+    // At 0 ms the module is still starting: no echo, no answer, the bytes are lost.
+    gw.send("AT").await;
+    gw.send("ATI").await;
+    assert_eq!(gw.line().await, "RDY");
+    assert_eq!(gw.command("AT").await, ["AT", "OK"]);
+    assert!(
+        !net.transcript(1).iter().any(|l| l == "-> ATI"),
+        "{:?}",
+        net.transcript(1)
+    );
+}

@@ -347,6 +347,11 @@ impl Modem {
     }
 
     fn on_bytes(&mut self, bytes: &[u8]) {
+        if self.boot_done == 0 {
+            // Before `RDY` a real module is still starting (and autobauding): whatever
+            // arrives is lost, and nothing is answered or echoed.
+            return;
+        }
         for input in self.assembler.push(bytes) {
             match input {
                 InputLine::Line(line) => self.on_line(line),
