@@ -76,7 +76,10 @@ async fn echo_is_on_by_default_and_raw_on_the_wire() {
 }
 
 async fn gw_read_exact(gw: &mut Gw, buf: &mut [u8]) {
-    gw.port_mut().read_exact(buf).await.expect("read");
+    tokio::time::timeout(Duration::from_secs(60), gw.port_mut().read_exact(buf))
+        .await
+        .expect("modem output in time")
+        .expect("read");
 }
 
 #[tokio::test(start_paused = true)]
