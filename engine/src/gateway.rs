@@ -24,6 +24,7 @@ use crate::sip::digest::{DigestAlgorithm, DigestClient, DigestServer, DigestVerd
 use crate::sip::ids::IdGenerator;
 use crate::sip::message::{CoreHeaders, Message, Request, Response};
 use crate::sip::register::{Registration, RegistrationConfig, RegistrationStatus};
+use crate::sip::registrar::{Binding, Registrar, RegistrarConfig};
 use crate::sip::sdp::{self, AcceptedOffer, AudioCodec, OfferError};
 use crate::sip::timers::SipTimers;
 use crate::sip::uac::{InviteClient, InviteClientEvent, NonInviteClient};
@@ -160,6 +161,11 @@ pub struct GatewayConfig {
     pub forward: BTreeMap<LineId, ForwardTarget>,
     /// Caller-id pass-through for GSM -> SIP calls.
     pub cid_mode: CidMode,
+    /// F-6.4.6: the built-in registrar, when enabled.
+    pub registrar: Option<RegistrarConfig>,
+    /// GSM -> SIP: lines whose incoming calls go to a client registered with the
+    /// built-in registrar under this user (used when `forward` has no entry).
+    pub forward_registered: BTreeMap<LineId, String>,
 }
 
 impl GatewayConfig {
@@ -183,6 +189,8 @@ impl GatewayConfig {
             keepalives: Vec::new(),
             forward: BTreeMap::new(),
             cid_mode: CidMode::default(),
+            registrar: None,
+            forward_registered: BTreeMap::new(),
         }
     }
 }
@@ -278,6 +286,7 @@ pub struct Gateway {
     pending: Vec<(NonInviteClient, Purpose)>,
     keepalive_due: Vec<Option<Instant>>,
     next_message: u64,
+    registrar: Option<Registrar>,
 }
 
 impl Gateway {
@@ -304,7 +313,9 @@ impl Gateway {
             .inbound_digest
             .as_ref()
             .map(|d| DigestServer::new(&d.realm, d.algorithms.clone(), Duration::from_secs(300)));
+        let registrar = config.registrar.clone().map(Registrar::new);
         Self {
+            registrar,
             registrations,
             started: false,
             digest,
@@ -383,7 +394,9 @@ impl Gateway {
         let regs = self.registrations.iter().map(Registration::poll_timeout);
         let inbound = self.inbound.values().map(|c| c.invite.poll_timeout());
         let pending = self.pending.iter().map(|(t, _)| Some(t.poll_timeout()));
+        let registrar = self.registrar.as_ref().and_then(Registrar::poll_timeout);
         calls
+            .chain([registrar])
             .chain([self.responses.poll_timeout()])
             .chain(regs)
             .chain(inbound)
@@ -456,6 +469,14 @@ impl Gateway {
                 self.reply_non_invite(now, source, &request, &core, resp);
             }
             Method::INFO => self.handle_info(now, source, &request, &core),
+            Method::REGISTER if self.registrar.is_some() => {
+                let Some(registrar) = self.registrar.as_mut() else {
+                    return;
+                };
+                let mut resp = registrar.handle_register(now, source, &request, &mut self.ids);
+                resp.headers.insert(Name::ALLOW, ALLOW);
+                self.reply_non_invite(now, source, &request, &core, resp);
+            }
             Method::MESSAGE => self.handle_message(now, source, &request, &core),
             _ => {
                 let resp = Response::to_request(
@@ -546,12 +567,23 @@ impl Gateway {
             reject(self, 481, "unknown dialog");
             return;
         }
-        if !self.config.trust.allows(source.ip()) {
+        // A client registered with the built-in registrar proved the password already.
+        let registered = self
+            .registrar
+            .as_ref()
+            .is_some_and(|r| r.trusts(now, source));
+        if !registered && !self.config.trust.allows(source.ip()) {
             info!(%source, "INVITE from untrusted source refused");
             reject(self, 403, "untrusted source");
             return;
         }
-        if let Some(verdict) = self.check_digest(now, &request) {
+        let verdict = if registered {
+            debug!(%source, "INVITE from a registered client");
+            None
+        } else {
+            self.check_digest(now, &request)
+        };
+        if let Some(verdict) = verdict {
             match verdict {
                 DigestVerdict::Authorized(user) => debug!(%user, "INVITE authenticated"),
                 DigestVerdict::Rejected => {
@@ -947,7 +979,7 @@ impl Gateway {
                     return; // RING repeats while the call rings
                 }
                 let idle = self.lines.lines().iter().any(|l| l.id == line && !l.busy);
-                if idle && self.config.forward.contains_key(&line) {
+                if idle && self.forward_target(now, line).is_some() {
                     self.start_inbound(now, line, caller);
                     return;
                 }
@@ -1104,6 +1136,9 @@ impl Gateway {
     /// Drives retransmissions and timeouts due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.responses.expire(now);
+        if let Some(registrar) = self.registrar.as_mut() {
+            registrar.handle_timeout(now);
+        }
         for reg in &mut self.registrations {
             reg.handle_timeout(now, &mut self.ids);
         }
@@ -1426,10 +1461,15 @@ impl Gateway {
         request: &Request,
         core: &CoreHeaders,
     ) {
-        let allowed = self.config.trust.allows(source.ip())
-            && self
-                .check_digest(now, request)
-                .is_none_or(|v| matches!(v, DigestVerdict::Authorized(_)));
+        let registered = self
+            .registrar
+            .as_ref()
+            .is_some_and(|r| r.trusts(now, source));
+        let allowed = registered
+            || (self.config.trust.allows(source.ip())
+                && self
+                    .check_digest(now, request)
+                    .is_none_or(|v| matches!(v, DigestVerdict::Authorized(_))));
         if !allowed {
             info!(%source, "MESSAGE from untrusted source refused");
             let resp = Response::to_request(request, StatusCode::FORBIDDEN, Some(&self.ids.tag()));
@@ -1633,6 +1673,30 @@ impl Gateway {
             .map(|c| c.id)
     }
 
+    /// Where an incoming GSM call on `line` goes: the configured target, else the
+    /// client registered under the line's `forward_registered` user.
+    fn forward_target(&self, now: Instant, line: LineId) -> Option<ForwardTarget> {
+        if let Some(target) = self.config.forward.get(&line) {
+            return Some(target.clone());
+        }
+        let user = self.config.forward_registered.get(&line)?;
+        let binding = self.registrar.as_ref()?.binding(now, user)?;
+        Some(ForwardTarget {
+            uri: binding.contact.clone(),
+            next_hop: binding.source,
+            local_user: format!("line{}", line.0),
+            credentials: None,
+        })
+    }
+
+    /// Clients registered with the built-in registrar (F-6.4.6), for status reporting.
+    pub fn registered_clients(&self, now: Instant) -> Vec<Binding> {
+        self.registrar
+            .as_ref()
+            .map(|r| r.bindings(now).cloned().collect())
+            .unwrap_or_default()
+    }
+
     fn inbound_by_call_id(&self, call_id: &str) -> Option<CallRef> {
         self.inbound
             .values()
@@ -1642,7 +1706,7 @@ impl Gateway {
 
     /// An incoming GSM call on a line with a forward target: INVITE the target.
     fn start_inbound(&mut self, now: Instant, line: LineId, caller: Option<String>) {
-        let Some(target) = self.config.forward.get(&line).cloned() else {
+        let Some(target) = self.forward_target(now, line) else {
             return;
         };
         if let Some(state) = self.lines.get_mut(line) {

@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod lines;
 pub mod runtime;
 pub mod sip;
+pub mod stun;
 pub mod transport;
 pub mod trust;
 

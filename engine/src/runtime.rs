@@ -192,3 +192,48 @@ fn spawn_line(
     });
     job_tx
 }
+
+/// F-6.4.10: asks the STUN server `server` for the public address of `transport`'s
+/// socket (before the gateway starts serving on it). Other datagrams that arrive
+/// meanwhile are dropped. Bounded by the client's retransmission schedule (`rto` initial).
+pub async fn stun_discover(
+    transport: &mut SipTransport,
+    server: std::net::SocketAddr,
+    tid: [u8; 12],
+    rto: std::time::Duration,
+) -> io::Result<std::net::SocketAddr> {
+    use crate::stun::{StunClient, StunPoll};
+    let mut client = StunClient::new(server, tid, rto);
+    let mut buf = vec![0u8; 2048];
+    loop {
+        match client.poll(now()) {
+            StunPoll::Transmit(to, bytes) => {
+                transport.send(to, &bytes::Bytes::from(bytes)).await?;
+            }
+            StunPoll::Mapped(addr) => {
+                info!(%server, public = %addr, "STUN: public signalling address");
+                return Ok(addr);
+            }
+            StunPoll::Failed(reason) => {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, reason));
+            }
+            StunPoll::Wait(at) => {
+                tokio::select! {
+                    received = transport.recv(&mut buf) => match received {
+                        Ok((from, bytes)) => {
+                            if !client.handle_datagram(from, &bytes) {
+                                debug!(%from, "datagram dropped during STUN discovery");
+                            }
+                        }
+                        Err(e) if matches!(
+                            e.kind(),
+                            io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                        ) => {}
+                        Err(e) => return Err(e),
+                    },
+                    () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
+                }
+            }
+        }
+    }
+}

@@ -62,6 +62,46 @@ impl SipTransport {
         Ok(SipTransport::Udp(UdpSocket::bind(addr).await?))
     }
 
+    /// Binds a UDP socket whose datagrams carry the DSCP `dscp` (0-63) in the IP header
+    /// (signalling QoS, F-6.4.16; e.g. 24 = CS3, 46 = EF). `None`: the system default.
+    /// Port 0 binds a random free port (F-6.4.1 "random").
+    pub fn bind_udp_with_dscp(addr: SocketAddr, dscp: Option<u8>) -> io::Result<Self> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        if let Some(dscp) = dscp {
+            if dscp > 63 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("DSCP {dscp} is not 0-63"),
+                ));
+            }
+            let tos = u32::from(dscp) << 2;
+            match addr {
+                SocketAddr::V4(_) => socket.set_tos_v4(tos)?,
+                SocketAddr::V6(_) => socket.set_tclass_v6(tos)?,
+            }
+        }
+        socket.bind(&addr.into())?;
+        socket.set_nonblocking(true)?;
+        let std_socket: std::net::UdpSocket = socket.into();
+        Ok(SipTransport::Udp(UdpSocket::from_std(std_socket)?))
+    }
+
+    /// The DSCP of outgoing datagrams (UDP only; `None` for the in-memory pipe).
+    pub fn dscp(&self) -> io::Result<Option<u8>> {
+        match self {
+            SipTransport::Udp(s) => {
+                let sock = socket2::SockRef::from(s);
+                let tos = match s.local_addr()? {
+                    SocketAddr::V4(_) => sock.tos_v4()?,
+                    SocketAddr::V6(_) => sock.tclass_v6()?,
+                };
+                Ok(Some((tos >> 2) as u8))
+            }
+            SipTransport::Memory(_) => Ok(None),
+        }
+    }
+
     /// The address the transport listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         match self {

@@ -4,6 +4,7 @@ pub mod digest;
 pub mod ids;
 pub mod message;
 pub mod register;
+pub mod registrar;
 pub mod sdp;
 pub mod timers;
 pub mod uac;
