@@ -11,6 +11,7 @@ use cellgate_engine::gateway::{
     CidMode, ForwardTarget, InboundDigest, KeepAlive, ReplyPath, RingbackMode,
 };
 use cellgate_engine::sip::register::{AccountConfig, RegistrationConfig, ServerConfig};
+use cellgate_engine::sip::registrar::RegistrarConfig;
 use cellgate_engine::sip::SipTimers;
 use cellgate_engine::trust::AddressPattern;
 use cellgate_engine::{GatewayConfig, InboundTrust};
@@ -101,6 +102,62 @@ pub struct SipSection {
     /// First retry delay in seconds after a failed registration, doubling up to 300
     /// (default 10).
     pub register_retry_secs: Option<u64>,
+    /// F-6.4.6: the built-in registrar (`[sip.registrar]`); absent: off.
+    pub registrar: Option<RegistrarSection>,
+    /// F-6.4.1: `fixed` (default: the port of `listen`) or `random` (a free port chosen
+    /// at start-up).
+    #[serde(default)]
+    pub local_port: LocalPortMode,
+    /// F-6.4.10: STUN server (`host:port`, default port 3478) asked for the public
+    /// address at start-up; it then replaces `public_addr`.
+    pub stun_server: Option<String>,
+    /// F-6.4.16: DSCP (0-63) of SIP packets, e.g. 24 (CS3) or 46 (EF); absent: unmarked.
+    pub dscp: Option<u8>,
+}
+
+/// F-6.4.1 local port mode.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalPortMode {
+    /// The port of `listen`.
+    #[default]
+    Fixed,
+    /// A free port chosen by the system at start-up.
+    Random,
+}
+
+/// `[sip.registrar]`: softphones register with the gateway itself (F-6.4.6).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrarSection {
+    /// The password every client must answer the digest challenge with (required; only
+    /// the password is checked, any user name is accepted).
+    pub password: String,
+    /// Realm of the challenge.
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    /// Shortest registration in seconds (shorter: 423). Default 60.
+    #[serde(default = "default_min_expires")]
+    pub min_expires: u32,
+    /// Longest registration in seconds (longer requests are shortened). Default 3600.
+    #[serde(default = "default_expires")]
+    pub max_expires: u32,
+    /// GSM -> SIP: incoming GSM calls of lines without an account `forward_to` go to
+    /// the client registered under this user.
+    pub forward_to: Option<String>,
+}
+
+impl std::fmt::Debug for RegistrarSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrarSection")
+            .field("realm", &self.realm)
+            .field("forward_to", &self.forward_to)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_min_expires() -> u32 {
+    60
 }
 
 /// F-6.3.2 configuration mode.
@@ -256,6 +313,15 @@ fn default_expires() -> u32 {
 }
 
 fn resolve(key: &str, value: &str) -> Result<SocketAddr, String> {
+    resolve_with_default(key, value, 5060)
+}
+
+/// Resolves `host[:port]` (port `default_port` when absent).
+pub fn resolve_with_default(
+    key: &str,
+    value: &str,
+    default_port: u16,
+) -> Result<SocketAddr, String> {
     use std::net::ToSocketAddrs;
     let with_port = if value.parse::<SocketAddr>().is_ok()
         || value
@@ -264,7 +330,7 @@ fn resolve(key: &str, value: &str) -> Result<SocketAddr, String> {
     {
         value.to_owned()
     } else {
-        format!("{value}:5060")
+        format!("{value}:{default_port}")
     };
     with_port
         .to_socket_addrs()
@@ -347,7 +413,10 @@ impl Config {
             }
         }
         config.check_sip().map_err(invalid)?;
-        if config.sip.public_addr.is_none() && config.sip.listen.ip().is_unspecified() {
+        if config.sip.public_addr.is_none()
+            && config.sip.listen.ip().is_unspecified()
+            && config.sip.stun_server.is_none()
+        {
             return Err(invalid(format!(
                 "sip.public_addr is required when sip.listen is {} (peers need a concrete address)",
                 config.sip.listen
@@ -436,6 +505,20 @@ impl Config {
                 "sip.failover_after, failback_probe_secs and register_retry_secs must be at least 1"
                     .into(),
             );
+        }
+        if sip.dscp.is_some_and(|d| d > 63) {
+            return Err("sip.dscp must be 0-63".into());
+        }
+        if let Some(s) = &sip.stun_server {
+            resolve_with_default("sip.stun_server", s, 3478)?;
+        }
+        if let Some(r) = &sip.registrar {
+            if r.password.is_empty() {
+                return Err("sip.registrar.password must not be empty".into());
+            }
+            if r.min_expires == 0 || r.min_expires > r.max_expires {
+                return Err("sip.registrar: need 1 <= min_expires <= max_expires".into());
+            }
         }
         if sip.timers.t1_ms == Some(0) || sip.timers.t2_ms == Some(0) {
             return Err("sip.timers: t1_ms and t2_ms must be at least 1".into());
@@ -605,6 +688,22 @@ impl Config {
             }
             config.registrations.push(reg);
         }
+        if let Some(r) = &sip.registrar {
+            let mut registrar = RegistrarConfig::new(&r.password);
+            registrar.realm = r.realm.clone();
+            registrar.min_expires = r.min_expires;
+            registrar.max_expires = r.max_expires;
+            config.registrar = Some(registrar);
+            if let Some(user) = &r.forward_to {
+                for line in &all_lines {
+                    if !config.forward.contains_key(&LineId(*line)) {
+                        config
+                            .forward_registered
+                            .insert(LineId(*line), user.clone());
+                    }
+                }
+            }
+        }
         config.no_line_status = self.sip.no_line_status;
         config.no_answer_timeout = std::time::Duration::from_secs(self.sip.no_answer_timeout_secs);
         config
@@ -683,6 +782,44 @@ mod tests {
             .gateway_config()
             .trust
             .allows("192.168.1.77".parse().unwrap()));
+    }
+
+    #[test]
+    fn registrar_section_maps_to_the_engine_and_needs_a_password() {
+        let c = parse(
+            "[sip]\nlisten = \"192.0.2.1:5060\"\n[sip.registrar]\npassword = \"pw\"\nforward_to = \"alice\"\n\
+             [[line]]\nid = 1\ndevice = \"/dev/a\"\n",
+        )
+        .unwrap();
+        let g = c.gateway_config();
+        let r = g.registrar.expect("registrar");
+        assert_eq!((r.min_expires, r.max_expires), (60, 3600));
+        assert_eq!(g.forward_registered[&LineId(1)], "alice");
+        assert_eq!(
+            g.trust,
+            InboundTrust::DenyAll,
+            "registration is the only way in"
+        );
+        let err = parse("[sip]\nlisten = \"192.0.2.1:5060\"\n[sip.registrar]\npassword = \"\"\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("sip.registrar.password"), "{err}");
+        let err = parse("[sip]\nlisten = \"192.0.2.1:5060\"\n[sip.registrar]\n").unwrap_err();
+        assert!(err.to_string().contains("password"), "{err}");
+    }
+
+    #[test]
+    fn transport_keys_are_checked() {
+        let c = parse(
+            "[sip]\nlisten = \"0.0.0.0:5060\"\nstun_server = \"127.0.0.1\"\nlocal_port = \"random\"\ndscp = 46\n",
+        )
+        .unwrap();
+        assert_eq!(c.sip.local_port, LocalPortMode::Random);
+        assert_eq!(c.sip.dscp, Some(46));
+        let err = parse("[sip]\nlisten = \"192.0.2.1:5060\"\ndscp = 64\n").unwrap_err();
+        assert!(err.to_string().contains("sip.dscp"), "{err}");
+        let err =
+            parse("[sip]\nlisten = \"192.0.2.1:5060\"\nlocal_port = \"sometimes\"\n").unwrap_err();
+        assert!(err.to_string().contains("local_port"), "{err}");
     }
 
     #[test]

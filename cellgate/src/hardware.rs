@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use cellgate_backends::{serial, M35Modem};
-use cellgate_engine::runtime::{run_gateway, LineModem};
+use cellgate_engine::runtime::{run_gateway, stun_discover, LineModem};
 use cellgate_engine::transport::SipTransport;
 use cellgate_hal::LineId;
 use cellgate_simulator::{Network, NetworkConfig};
 use tracing::{error, info};
 
-use crate::config::{Config, LineSection};
+use crate::config::{Config, LineSection, LocalPortMode};
 
 /// Where the lines of `cellgate run` come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,15 +63,49 @@ pub async fn run(mut config: Config, source: LineSource) -> Result<(), Box<dyn s
             _network = Some(network);
         }
     }
+    let (transport, local) = bind_sip(&mut config).await?;
     let gateway = config.gateway_config();
     if gateway.trust == cellgate_engine::InboundTrust::DenyAll {
         info!("no sip.trusted_sources configured: every incoming call will be refused (403)");
     }
-    let transport = SipTransport::bind_udp(config.sip.listen).await?;
-    info!(listen = %config.sip.listen, lines = modems.len(), "gateway running");
+    info!(listen = %local, public = %gateway.public_addr, lines = modems.len(), "gateway running");
     run_gateway(gateway, transport, modems, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
     Ok(())
+}
+
+/// Binds the SIP socket as `[sip]` asks (fixed or random port, DSCP) and settles the
+/// public address (STUN when configured; the bound port in random mode). Updates
+/// `config.sip.public_addr` and returns the transport with its local address.
+pub async fn bind_sip(
+    config: &mut Config,
+) -> Result<(SipTransport, std::net::SocketAddr), Box<dyn std::error::Error>> {
+    let sip = &mut config.sip;
+    let mut listen = sip.listen;
+    if sip.local_port == LocalPortMode::Random {
+        listen.set_port(0);
+    }
+    let mut transport = SipTransport::bind_udp_with_dscp(listen, sip.dscp)?;
+    let local = transport.local_addr()?;
+    if sip.local_port == LocalPortMode::Random {
+        let mut public = sip.public_addr.unwrap_or(local);
+        public.set_port(local.port());
+        sip.public_addr = Some(public);
+        info!(port = local.port(), "random local SIP port");
+    }
+    if let Some(server) = &sip.stun_server {
+        let server = crate::config::resolve_with_default("sip.stun_server", server, 3478)?;
+        let tid = cellgate_engine::stun::random_transaction_id();
+        let mapped = stun_discover(
+            &mut transport,
+            server,
+            tid,
+            std::time::Duration::from_millis(500),
+        )
+        .await?;
+        sip.public_addr = Some(mapped);
+    }
+    Ok((transport, local))
 }

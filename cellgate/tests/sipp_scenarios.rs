@@ -240,3 +240,55 @@ fn untrusted_caller_under_the_default_run_configuration_never_reaches_a_modem() 
     assert!(!log.contains("ATD"), "a dial reached the modem:\n{log}");
     assert!(!log.contains("dialling"), "{log}");
 }
+
+#[test]
+fn softphone_registers_with_the_built_in_registrar_then_calls_through_it() {
+    if !sipp_available() {
+        return;
+    }
+    let dir = scratch_dir("sipp-builtin-registrar");
+    let addr = loopback();
+    // Default trust (nobody) plus the built-in registrar: registering is the way in.
+    let config = format!(
+        "[sip]\nlisten = \"{addr}\"\n\n[sip.registrar]\npassword = \"reg-Secret-7\"\nmin_expires = 30\n"
+    );
+    let gw = RunningGateway::start(&dir, addr, &config, 1);
+    let port = free_udp_port();
+    // Not registered yet: refused.
+    let forbidden = scenario("uac_forbidden.xml");
+    assert_eq!(
+        gw.sipp(&dir, port, &["-sf", &forbidden, "-s", "5551234"]),
+        0
+    );
+    let s = scenario("uac_register_call.xml");
+    // A wrong password gets no binding.
+    let wrong = [
+        "-sf",
+        &s,
+        "-s",
+        "5551234",
+        "-au",
+        "softphone",
+        "-ap",
+        "guess",
+    ];
+    assert_ne!(gw.sipp(&dir, free_udp_port(), &wrong), 0);
+    // Any user name with the password registers, and its calls go through.
+    let ok = [
+        "-sf",
+        &s,
+        "-s",
+        "5551234",
+        "-au",
+        "anyone",
+        "-ap",
+        "reg-Secret-7",
+    ];
+    assert_eq!(gw.sipp(&dir, port, &ok), 0);
+    let log = gw.log_text();
+    assert!(
+        log.contains("registered with the built-in registrar"),
+        "{log}"
+    );
+    assert!(log.contains("dialling"), "{log}");
+}

@@ -43,6 +43,11 @@ pub fn is_stun(datagram: &[u8]) -> bool {
         && datagram[4..8] == MAGIC_COOKIE.to_be_bytes()
 }
 
+/// A transaction id from the OS-seeded generator (RFC 5389 §6: uniformly random).
+pub fn random_transaction_id() -> [u8; 12] {
+    rand::random()
+}
+
 /// A binding request with transaction id `tid` (no attributes).
 pub fn binding_request(tid: [u8; 12]) -> Vec<u8> {
     let mut msg = Vec::with_capacity(HEADER);
