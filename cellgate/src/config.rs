@@ -113,6 +113,9 @@ pub struct SipSection {
     pub stun_server: Option<String>,
     /// F-6.4.16: DSCP (0-63) of SIP packets, e.g. 24 (CS3) or 46 (EF); absent: unmarked.
     pub dscp: Option<u8>,
+    /// Also accept SIP over TCP on the listen port (answers go back on the connection).
+    #[serde(default)]
+    pub tcp: bool,
 }
 
 /// F-6.4.1 local port mode.
@@ -810,11 +813,12 @@ mod tests {
     #[test]
     fn transport_keys_are_checked() {
         let c = parse(
-            "[sip]\nlisten = \"0.0.0.0:5060\"\nstun_server = \"127.0.0.1\"\nlocal_port = \"random\"\ndscp = 46\n",
+            "[sip]\nlisten = \"0.0.0.0:5060\"\nstun_server = \"127.0.0.1\"\nlocal_port = \"random\"\ndscp = 46\ntcp = true\n",
         )
         .unwrap();
         assert_eq!(c.sip.local_port, LocalPortMode::Random);
         assert_eq!(c.sip.dscp, Some(46));
+        assert!(c.sip.tcp);
         let err = parse("[sip]\nlisten = \"192.0.2.1:5060\"\ndscp = 64\n").unwrap_err();
         assert!(err.to_string().contains("sip.dscp"), "{err}");
         let err =

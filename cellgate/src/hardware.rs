@@ -107,5 +107,9 @@ pub async fn bind_sip(
         .await?;
         sip.public_addr = Some(mapped);
     }
+    if sip.tcp {
+        transport = transport.with_tcp().await?;
+        info!(%local, "SIP over TCP accepted too");
+    }
     Ok((transport, local))
 }

@@ -61,7 +61,13 @@ fn start_gateway() -> Gateway {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
     let log = std::fs::File::create(log_path(port)).expect("gateway log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cellgate"))
-        .args(["simulate", "--lines", "2", "--sip-listen", &addr.to_string()])
+        .args([
+            "simulate",
+            "--lines",
+            "2",
+            "--sip-listen",
+            &addr.to_string(),
+        ])
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(log)
@@ -129,7 +135,10 @@ fn sipp_call_to_a_busy_number_gets_486() {
     );
     // The standard scenario expects 200: against a busy number it must fail, which
     // proves the busy scenario's success is not vacuous.
-    assert_ne!(sipp(&gateway, &["-sn", "uac", "-s", "5550486", "-d", "500"]), 0);
+    assert_ne!(
+        sipp(&gateway, &["-sn", "uac", "-s", "5550486", "-d", "500"]),
+        0
+    );
 }
 
 #[test]
@@ -140,7 +149,10 @@ fn sipp_cancel_while_ringing_gets_487() {
     let gateway = start_gateway();
     let cancel = scenario("uac_cancel.xml");
     assert_eq!(
-        sipp(&gateway, &["-sf", &cancel.to_string_lossy(), "-s", "5551234"]),
+        sipp(
+            &gateway,
+            &["-sf", &cancel.to_string_lossy(), "-s", "5551234"]
+        ),
         0,
         "SIPp must see 200 to CANCEL and 487 to INVITE"
     );

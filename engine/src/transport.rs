@@ -1,11 +1,13 @@
 //! Datagram transports for SIP: a UDP socket, or an in-memory pipe so tests and the
 //! simulation run the very same shell on a virtual clock without touching the network.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::net::UdpSocket;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
 use crate::sip::message::MAX_DATAGRAM;
@@ -54,12 +56,237 @@ pub enum SipTransport {
     Udp(UdpSocket),
     /// An in-memory pipe.
     Memory(MemoryTransport),
+    /// UDP plus a TCP listener on the same port (RFC 3261 §18).
+    UdpTcp(UdpTcp),
+}
+
+fn udp_dscp(socket: &UdpSocket) -> io::Result<u8> {
+    let sock = socket2::SockRef::from(socket);
+    let tos = match socket.local_addr()? {
+        SocketAddr::V4(_) => sock.tos_v4()?,
+        SocketAddr::V6(_) => sock.tclass_v6()?,
+    };
+    Ok((tos >> 2) as u8)
+}
+
+/// Largest message head accepted on a stream before the connection is dropped.
+pub const MAX_STREAM_HEAD: usize = 16 * 1024;
+
+/// Why a stream connection is dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    /// No end of the head within [`MAX_STREAM_HEAD`] bytes.
+    #[error("message head longer than {MAX_STREAM_HEAD} bytes")]
+    HeadTooLong,
+    /// A message on a stream needs Content-Length (RFC 3261 §18.3).
+    #[error("message without a valid Content-Length on a stream")]
+    NoContentLength,
+    /// The body would exceed the size a datagram may have.
+    #[error("body of {0} bytes is too large")]
+    BodyTooLarge(usize),
+}
+
+/// Cuts a SIP byte stream (TCP or TLS) into messages by their Content-Length
+/// (RFC 3261 §18.3); CRLF keep-alives between messages (RFC 5626) are skipped.
+#[derive(Debug, Default)]
+pub struct StreamFramer {
+    buf: Vec<u8>,
+}
+
+impl StreamFramer {
+    /// Appends received bytes.
+    pub fn push(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The next complete message, `Ok(None)` while more bytes are needed, or an error
+    /// after which the connection must be closed.
+    pub fn next_message(&mut self) -> Result<Option<Bytes>, FramingError> {
+        let start = self
+            .buf
+            .iter()
+            .position(|b| !matches!(b, b'\r' | b'\n'))
+            .unwrap_or(self.buf.len());
+        self.buf.drain(..start);
+        let Some(head_end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            if self.buf.len() > MAX_STREAM_HEAD {
+                return Err(FramingError::HeadTooLong);
+            }
+            return Ok(None);
+        };
+        if head_end > MAX_STREAM_HEAD {
+            return Err(FramingError::HeadTooLong);
+        }
+        let head = String::from_utf8_lossy(&self.buf[..head_end]);
+        let length = head
+            .split("\r\n")
+            .skip(1)
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                let name = name.trim();
+                (name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l"))
+                    .then(|| value.trim().parse::<usize>().ok())
+            })
+            .flatten()
+            .ok_or(FramingError::NoContentLength)?;
+        if length > MAX_DATAGRAM {
+            return Err(FramingError::BodyTooLarge(length));
+        }
+        let total = head_end + 4 + length;
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        let message: Vec<u8> = self.buf.drain(..total).collect();
+        Ok(Some(Bytes::from(message)))
+    }
+}
+
+/// Most simultaneous stream connections accepted.
+pub const MAX_STREAM_CONNECTIONS: usize = 256;
+
+type Writers = Arc<Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>>>;
+
+/// UDP plus TCP on one port. Messages from a TCP connection are handed on with the
+/// connection's peer address as their source; anything sent to that address goes back
+/// on the same connection (connection reuse, RFC 3261 §18.2.2); other destinations
+/// get UDP.
+#[derive(Debug)]
+pub struct UdpTcp {
+    udp: UdpSocket,
+    inbound: mpsc::UnboundedReceiver<Datagram>,
+    writers: Writers,
+    acceptor: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for UdpTcp {
+    fn drop(&mut self) {
+        self.acceptor.abort();
+    }
+}
+
+impl UdpTcp {
+    /// Serves stream connections of `listener` beside `udp`.
+    pub fn new(udp: UdpSocket, listener: TcpListener) -> Self {
+        let (tx, inbound) = mpsc::unbounded_channel();
+        let writers: Writers = Arc::default();
+        let acceptor = tokio::spawn(accept_loop(listener, tx, writers.clone()));
+        Self {
+            udp,
+            inbound,
+            writers,
+            acceptor,
+        }
+    }
+
+    /// Peers with an open stream connection.
+    pub fn connected_peers(&self) -> Vec<SocketAddr> {
+        lock(&self.writers).keys().copied().collect()
+    }
+}
+
+fn lock(
+    writers: &Writers,
+) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>> {
+    writers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    inbound: mpsc::UnboundedSender<Datagram>,
+    writers: Writers,
+) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "SIP TCP accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if lock(&writers).len() >= MAX_STREAM_CONNECTIONS {
+            tracing::warn!(%peer, "too many SIP TCP connections: refused");
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&writers).insert(peer, tx);
+        tokio::spawn(serve_stream(
+            stream,
+            peer,
+            inbound.clone(),
+            rx,
+            writers.clone(),
+        ));
+    }
+}
+
+/// Reads framed messages from one connection and writes what is sent to its peer.
+async fn serve_stream<S>(
+    stream: S,
+    peer: SocketAddr,
+    inbound: mpsc::UnboundedSender<Datagram>,
+    mut outbound: mpsc::UnboundedReceiver<Bytes>,
+    writers: Writers,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let write_task = tokio::spawn(async move {
+        while let Some(bytes) = outbound.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+    let mut framer = StreamFramer::default();
+    let mut buf = vec![0u8; 8192];
+    'read: loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        framer.push(&buf[..n]);
+        loop {
+            match framer.next_message() {
+                Ok(Some(message)) => {
+                    if inbound.send((peer, message)).is_err() {
+                        break 'read;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "closing SIP stream connection");
+                    break 'read;
+                }
+            }
+        }
+    }
+    lock(&writers).remove(&peer);
+    write_task.abort();
 }
 
 impl SipTransport {
     /// Binds a UDP socket.
     pub async fn bind_udp(addr: SocketAddr) -> io::Result<Self> {
         Ok(SipTransport::Udp(UdpSocket::bind(addr).await?))
+    }
+
+    /// Adds a TCP listener on the UDP socket's address (its port when port 0 was
+    /// asked for). A UDP transport becomes [`SipTransport::UdpTcp`]; others are
+    /// returned as they are.
+    pub async fn with_tcp(self) -> io::Result<Self> {
+        match self {
+            SipTransport::Udp(udp) => {
+                let listener = TcpListener::bind(udp.local_addr()?).await?;
+                Ok(SipTransport::UdpTcp(UdpTcp::new(udp, listener)))
+            }
+            other => Ok(other),
+        }
     }
 
     /// Binds a UDP socket whose datagrams carry the DSCP `dscp` (0-63) in the IP header
@@ -90,14 +317,8 @@ impl SipTransport {
     /// The DSCP of outgoing datagrams (UDP only; `None` for the in-memory pipe).
     pub fn dscp(&self) -> io::Result<Option<u8>> {
         match self {
-            SipTransport::Udp(s) => {
-                let sock = socket2::SockRef::from(s);
-                let tos = match s.local_addr()? {
-                    SocketAddr::V4(_) => sock.tos_v4()?,
-                    SocketAddr::V6(_) => sock.tclass_v6()?,
-                };
-                Ok(Some((tos >> 2) as u8))
-            }
+            SipTransport::Udp(s) => udp_dscp(s).map(Some),
+            SipTransport::UdpTcp(t) => udp_dscp(&t.udp).map(Some),
             SipTransport::Memory(_) => Ok(None),
         }
     }
@@ -106,6 +327,7 @@ impl SipTransport {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         match self {
             SipTransport::Udp(s) => s.local_addr(),
+            SipTransport::UdpTcp(t) => t.udp.local_addr(),
             SipTransport::Memory(m) => Ok(m.local),
         }
     }
@@ -122,6 +344,13 @@ impl SipTransport {
                 .recv()
                 .await
                 .ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe)),
+            SipTransport::UdpTcp(t) => tokio::select! {
+                received = t.udp.recv_from(buf) => {
+                    let (n, from) = received?;
+                    Ok((from, Bytes::copy_from_slice(&buf[..n.min(MAX_DATAGRAM)])))
+                }
+                Some(message) = t.inbound.recv() => Ok(message),
+            },
         }
     }
 
@@ -129,6 +358,13 @@ impl SipTransport {
     pub async fn send(&self, to: SocketAddr, payload: &Bytes) -> io::Result<()> {
         match self {
             SipTransport::Udp(socket) => socket.send_to(payload, to).await.map(|_| ()),
+            SipTransport::UdpTcp(t) => {
+                let writer = lock(&t.writers).get(&to).cloned();
+                match writer {
+                    Some(w) if w.send(payload.clone()).is_ok() => Ok(()),
+                    _ => t.udp.send_to(payload, to).await.map(|_| ()),
+                }
+            }
             SipTransport::Memory(m) => m
                 .outbox
                 .send((to, payload.clone()))
