@@ -11,6 +11,8 @@ missing=()
 for cmd in "${!packages[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")
 done
+# Libraries have no command to look for: ALSA headers for the media crate's cpal feature.
+dpkg -s libasound2-dev >/dev/null 2>&1 || missing+=(libasound2-dev)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -26,4 +28,6 @@ export INSTA_UPDATE=no
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The USB-audio backend is behind a feature: make sure it still compiles.
+cargo check -p cellgate-media --features cpal --locked
 cargo test --workspace --locked

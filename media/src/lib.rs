@@ -7,6 +7,7 @@
 //! [`session::MediaSession`] owns the UDP sockets and an [`cellgate_hal::AudioChannel`];
 //! [`audio`] has `AudioHal` backends for PCM devices (and cpal behind the `cpal` feature).
 
+pub mod audio;
 pub mod bridge;
 pub mod codec;
 pub mod dtmf;
