@@ -15,6 +15,7 @@
 
 pub mod causes;
 pub mod clock;
+pub mod faults;
 pub mod luhn;
 pub mod modem;
 pub mod network;
@@ -22,9 +23,15 @@ pub mod numbering;
 pub mod operator;
 pub mod phone;
 pub mod sim_card;
+pub mod smsc;
 pub mod transcript;
+mod ussd;
 
-pub use modem::ModuleProfile;
+pub use faults::Fault;
+pub use modem::{ModuleProfile, Quirks};
 pub use network::{CallSnapshot, CallState, Network, NetworkConfig, SimError, SERIAL_BUFFER_BYTES};
 pub use numbering::{CalleeBehaviour, NumberRule, NumberingPlan};
+pub use operator::{Cell, Operator, UssdMenu, UssdReply};
 pub use sim_card::SimCard;
+pub use sim_card::{SimLock, SmsStatus, StoredSms};
+pub use smsc::{SmsOptions, SmscMessage, SmscText};

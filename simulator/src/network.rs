@@ -16,11 +16,14 @@ use tokio::time::{sleep, Instant};
 
 use crate::causes::cause_text;
 use crate::clock::SimClock;
+use crate::faults::Fault;
 use crate::luhn;
 use crate::modem::{Modem, ModuleProfile, Notice};
 use crate::numbering::{CallStep, NumberingPlan, ReleaseUrc};
+use crate::operator::{default_cells, default_operators, Cell, Operator};
 use crate::phone::{self, CallerBehaviour};
 use crate::sim_card::SimCard;
+use crate::smsc::Smsc;
 use crate::transcript::Transcript;
 
 /// Size of each direction of a modem's in-memory serial port.
@@ -37,14 +40,34 @@ pub struct NetworkConfig {
     pub seed: u64,
     /// What happens when a modem dials a number.
     pub numbering: NumberingPlan,
+    /// The operators (the first is where SIMs of unknown home operators roam).
+    pub operators: Vec<Operator>,
+    /// The cells; a modem camps on the first cell of its SIM's home operator.
+    pub cells: Vec<Cell>,
+    /// Searching -> registered after power-on, SIM unlock or network return.
+    pub registration_delay: Duration,
+    /// SMSC -> modem delivery delay of a mobile-terminated message.
+    pub sms_delivery_delay: Duration,
+    /// Wall-clock time (Unix seconds, UTC) of the network's start, for SMSC timestamps.
+    pub epoch_unix: i64,
+    /// Time zone of SMSC timestamps, in quarter hours.
+    pub tz_quarters: i8,
 }
 
 impl Default for NetworkConfig {
-    /// Seed 1 and the default numbering plan.
+    /// Seed 1, the default numbering plan, operators and cells ([`default_operators`],
+    /// [`default_cells`]), registration after 0.5 s, SMS delivered 0.5 s after they reach
+    /// the SMSC, timestamps from 2024-01-01 00:00:00 +08:00.
     fn default() -> Self {
         Self {
             seed: 1,
             numbering: NumberingPlan::default(),
+            operators: default_operators(),
+            cells: default_cells(),
+            registration_delay: Duration::from_millis(500),
+            sms_delivery_delay: Duration::from_millis(500),
+            epoch_unix: 1_704_038_400,
+            tz_quarters: 32,
         }
     }
 }
@@ -64,6 +87,18 @@ pub enum SimError {
     /// The number is empty or has no digits.
     #[error("invalid phone number {0:?}")]
     InvalidNumber(String),
+    /// The line's slot holds no SIM.
+    #[error("no SIM in line {0}")]
+    NoSim(u16),
+    /// A SIM is already inserted in that line.
+    #[error("line {0} already holds a SIM")]
+    SimPresent(u16),
+    /// No operator or cell with that name/number.
+    #[error("unknown operator or cell {0:?}")]
+    UnknownNetwork(String),
+    /// The message cannot be coded.
+    #[error("cannot encode the message: {0}")]
+    Encoding(String),
 }
 
 /// Where a call stands, from the gateway modem's point of view.
@@ -77,6 +112,10 @@ pub enum CallState {
     Active,
     /// Incoming, ringing on the modem.
     Incoming,
+    /// Connected and on hold (`AT+CHLD=2`).
+    Held,
+    /// Incoming while another call is up (call waiting, `+CCWA`).
+    Waiting,
 }
 
 impl CallState {
@@ -87,6 +126,8 @@ impl CallState {
             CallState::Dialing => 2,
             CallState::Alerting => 3,
             CallState::Incoming => 4,
+            CallState::Held => 1,
+            CallState::Waiting => 5,
         }
     }
 }
@@ -98,6 +139,8 @@ impl From<CallState> for CallStatus {
             CallState::Alerting => CallStatus::Alerting,
             CallState::Active => CallStatus::Active,
             CallState::Incoming => CallStatus::Incoming,
+            CallState::Held => CallStatus::Held,
+            CallState::Waiting => CallStatus::Waiting,
         }
     }
 }
@@ -129,22 +172,51 @@ impl std::fmt::Debug for Network {
     }
 }
 
-struct NetworkState {
-    config: NetworkConfig,
-    clock: SimClock,
+pub(crate) struct NetworkState {
+    pub(crate) config: NetworkConfig,
+    pub(crate) clock: SimClock,
     caller: CallerBehaviour,
-    lines: BTreeMap<u16, LineState>,
+    pub(crate) lines: BTreeMap<u16, LineState>,
     calls: Vec<Call>,
     next_call_id: u64,
     next_attach_id: u64,
     events: Vec<String>,
+    pub(crate) smsc: Smsc,
+    pub(crate) ussd: BTreeMap<u16, crate::ussd::Session>,
+    pub(crate) ussd_generation: u64,
 }
 
-struct LineState {
-    profile: ModuleProfile,
-    sim: SimCard,
+/// Radio conditions of one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Radio {
+    /// Index in `config.cells` of the cell the modem camps on.
+    pub(crate) cell: usize,
+    /// Signal override (`None`: the cell's).
+    pub(crate) rssi: Option<u8>,
+    /// Bit error rate.
+    pub(crate) ber: u8,
+    /// Coverage lost (network deregistration fault, signal fade to 0).
+    pub(crate) lost: bool,
+    /// Registration is refused (`+CREG: 3`).
+    pub(crate) denied: bool,
+    /// BCCH (ARFCN) lock.
+    pub(crate) bcch_lock: Option<u16>,
+    /// Manual operator selection (MCC+MNC).
+    pub(crate) manual_operator: Option<String>,
+    /// What the modem last reported (`+CREG` stat).
+    pub(crate) reg_stat: u8,
+}
+
+pub(crate) struct LineState {
+    pub(crate) profile: ModuleProfile,
+    /// The card in the slot; `None` once removed.
+    pub(crate) sim: Option<SimCard>,
+    /// The last card that was in the slot (for re-insertion).
+    pub(crate) last_sim: SimCard,
     transcript: Transcript,
     link: Option<ModemLink>,
+    pub(crate) radio: Radio,
+    pub(crate) imei: String,
 }
 
 struct ModemLink {
@@ -194,21 +266,21 @@ pub(crate) enum DialRefused {
 }
 
 impl NetworkState {
-    fn log(&mut self, text: impl Into<String>) {
+    pub(crate) fn log(&mut self, text: impl Into<String>) {
         let text = text.into();
         tracing::debug!(target: "cellgate_simulator", "{text}");
         let entry = format!("{} {text}", self.clock.stamp());
         self.events.push(entry);
     }
 
-    fn notify(&self, line: u16, notice: Notice) {
+    pub(crate) fn notify(&self, line: u16, notice: Notice) {
         if let Some(link) = self.lines.get(&line).and_then(|l| l.link.as_ref()) {
             // A closed channel means the modem task is ending; nothing to tell it then.
             let _ = link.notices.send(notice);
         }
     }
 
-    fn is_current(&self, line: u16, attach_id: u64) -> bool {
+    pub(crate) fn is_current(&self, line: u16, attach_id: u64) -> bool {
         self.lines
             .get(&line)
             .and_then(|l| l.link.as_ref())
@@ -260,6 +332,48 @@ impl NetworkState {
     }
 }
 
+impl NetworkState {
+    /// Index of the cell a SIM camps on: the first of its home operator, else the first.
+    pub(crate) fn home_cell(&self, sim: &SimCard) -> usize {
+        self.config
+            .cells
+            .iter()
+            .position(|c| c.operator == sim.home_operator())
+            .unwrap_or(0)
+    }
+
+    /// The operator with this MCC+MNC.
+    pub(crate) fn operator(&self, numeric: &str) -> Option<&Operator> {
+        self.config
+            .operators
+            .iter()
+            .find(|o| o.numeric() == numeric)
+    }
+
+    /// The line whose SIM has this MSISDN (loose comparison).
+    pub(crate) fn line_of_number(&self, number: &str) -> Option<u16> {
+        self.lines.iter().find_map(|(n, l)| {
+            l.sim
+                .as_ref()
+                .filter(|s| {
+                    phone::same_number(&s.msisdn, number) || national_match(&s.msisdn, number)
+                })
+                .map(|_| *n)
+        })
+    }
+}
+
+/// `+8613800000001` reaches `13800000001`: an international number matches a national
+/// MSISDN when it ends with it and the rest is a country code (1-3 digits).
+fn national_match(msisdn: &str, number: &str) -> bool {
+    let digits = phone::normalise(number);
+    let Some(intl) = digits.strip_prefix('+') else {
+        return false;
+    };
+    let m = phone::normalise(msisdn);
+    intl.len() > m.len() && intl.len() - m.len() <= 3 && intl.ends_with(m.as_str())
+}
+
 /// A deterministic, Luhn-valid IMEI for a line: the module's type allocation code, then a
 /// serial drawn from the network seed and the line number (independent of attach order).
 fn imei_for(seed: u64, line: u16, tac: &str) -> String {
@@ -273,6 +387,9 @@ impl Network {
     pub fn new(config: NetworkConfig) -> Network {
         Network {
             inner: Arc::new(Mutex::new(NetworkState {
+                smsc: Smsc::default(),
+                ussd: BTreeMap::new(),
+                ussd_generation: 0,
                 config,
                 clock: SimClock::start(),
                 caller: CallerBehaviour::default(),
@@ -285,7 +402,7 @@ impl Network {
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, NetworkState> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, NetworkState> {
         // No code path panics while holding the lock, but never let a poisoned lock take
         // the whole simulator down.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -324,21 +441,39 @@ impl Network {
                 sim.imsi,
                 sim.msisdn
             ));
+            let cell = st.home_cell(&sim);
+            let mut sim = sim;
+            sim.power_on();
             let entry = st.lines.entry(line).or_insert_with(|| LineState {
                 profile,
-                sim: sim.clone(),
+                sim: None,
+                last_sim: sim.clone(),
                 transcript: Transcript::default(),
                 link: None,
+                radio: Radio {
+                    cell,
+                    rssi: None,
+                    ber: 0,
+                    lost: false,
+                    denied: false,
+                    bcch_lock: None,
+                    manual_operator: None,
+                    reg_stat: 0,
+                },
+                imei: imei.clone(),
             });
             entry.profile = profile;
-            entry.sim = sim.clone();
+            entry.sim = Some(sim.clone());
+            entry.last_sim = sim;
+            entry.imei = imei.clone();
+            entry.radio.reg_stat = 0;
             entry.link = Some(ModemLink {
                 attach_id,
                 notices: tx,
             });
             (attach_id, imei)
         };
-        let modem = Modem::new(self.clone(), line, attach_id, profile, sim, imei);
+        let modem = Modem::new(self.clone(), line, attach_id, profile, imei);
         tokio::spawn(modem.run(modem_end, rx));
         gateway_end
     }
@@ -419,9 +554,139 @@ impl Network {
         self.state().events.clone()
     }
 
-    /// The SIM currently in `line`, if a modem was ever attached there.
+    /// The SIM currently in `line` (`None` if the slot is empty or no modem was ever
+    /// attached there).
     pub fn sim(&self, line: u16) -> Option<SimCard> {
-        self.state().lines.get(&line).map(|l| l.sim.clone())
+        self.state().lines.get(&line).and_then(|l| l.sim.clone())
+    }
+
+    /// Changes the SIM in `line` in place (balance, forwarding, capacity, ...).
+    pub fn update_sim(&self, line: u16, f: impl FnOnce(&mut SimCard)) -> Result<(), SimError> {
+        let mut st = self.state();
+        let l = st.lines.get_mut(&line).ok_or(SimError::NoSuchLine(line))?;
+        let sim = l.sim.as_mut().ok_or(SimError::NoSim(line))?;
+        f(sim);
+        l.last_sim = sim.clone();
+        Ok(())
+    }
+
+    /// The IMEI of `line`'s modem.
+    pub fn imei(&self, line: u16) -> Option<String> {
+        self.state().lines.get(&line).map(|l| l.imei.clone())
+    }
+
+    /// Lines with a modem ever attached, ascending.
+    pub fn lines(&self) -> Vec<u16> {
+        self.state().lines.keys().copied().collect()
+    }
+
+    /// The line whose SIM has this MSISDN.
+    pub fn line_of_number(&self, number: &str) -> Option<u16> {
+        self.state().line_of_number(number)
+    }
+
+    /// Takes the SIM out of `line`: the modem prints `+CPIN: NOT INSERTED`, deregisters,
+    /// and SIM commands fail with CME 10 / CMS 310. The card keeps its state.
+    pub fn remove_sim(&self, line: u16) -> Result<SimCard, SimError> {
+        let mut st = self.state();
+        let l = st.lines.get_mut(&line).ok_or(SimError::NoSuchLine(line))?;
+        let sim = l.sim.take().ok_or(SimError::NoSim(line))?;
+        l.last_sim = sim.clone();
+        st.log(format!("line{line} SIM {} removed", sim.iccid));
+        while let Some(pos) = st.calls.iter().position(|c| c.line == line) {
+            st.release(
+                pos,
+                ReleaseCause(41),
+                Some(ReleaseUrc::NoCarrier),
+                "(SIM removed)",
+            );
+        }
+        st.notify(line, Notice::SimChanged);
+        Ok(sim)
+    }
+
+    /// Puts a SIM into `line` (`None`: the card last removed). It powers on (asks for its
+    /// PIN if enabled); the modem prints the new `+CPIN:` state and registers.
+    pub fn insert_sim(&self, line: u16, sim: Option<SimCard>) -> Result<(), SimError> {
+        let mut st = self.state();
+        let l = st.lines.get_mut(&line).ok_or(SimError::NoSuchLine(line))?;
+        if l.sim.is_some() {
+            return Err(SimError::SimPresent(line));
+        }
+        let mut sim = sim.unwrap_or_else(|| l.last_sim.clone());
+        sim.power_on();
+        let text = format!(
+            "line{line} SIM {} inserted ({})",
+            sim.iccid,
+            sim.cpin_text()
+        );
+        l.sim = Some(sim.clone());
+        l.last_sim = sim.clone();
+        let cell = st.home_cell(&sim);
+        if let Some(l) = st.lines.get_mut(&line) {
+            l.radio.cell = cell;
+        }
+        st.log(text);
+        st.notify(line, Notice::SimChanged);
+        Ok(())
+    }
+
+    /// Injects a fault into `line`'s modem or radio (see [`Fault`]).
+    pub fn inject(&self, line: u16, fault: Fault) -> Result<(), SimError> {
+        crate::faults::inject(self, line, fault)
+    }
+
+    /// Sets the signal of `line` (`AT+CSQ` rssi 0..=31, 99 unknown). rssi 0 loses
+    /// coverage (deregistration); a higher value restores it.
+    pub fn set_signal(&self, line: u16, rssi: u8) -> Result<(), SimError> {
+        let mut st = self.state();
+        let l = st.lines.get_mut(&line).ok_or(SimError::NoSuchLine(line))?;
+        l.radio.rssi = Some(rssi.min(31));
+        let was_lost = l.radio.lost;
+        l.radio.lost = rssi == 0;
+        let changed = was_lost != l.radio.lost;
+        st.log(format!("line{line} signal rssi {rssi}"));
+        st.notify(line, Notice::Signal);
+        if changed {
+            st.notify(line, Notice::Radio);
+        }
+        Ok(())
+    }
+
+    /// Coverage lost (`true`) or back (`false`) for `line`: `+CREG: 2` and, on return,
+    /// `+CREG: 1` after the registration delay.
+    pub fn set_coverage_lost(&self, line: u16, lost: bool) -> Result<(), SimError> {
+        let mut st = self.state();
+        let l = st.lines.get_mut(&line).ok_or(SimError::NoSuchLine(line))?;
+        l.radio.lost = lost;
+        st.log(format!(
+            "line{line} network {}",
+            if lost { "lost" } else { "back" }
+        ));
+        st.notify(line, Notice::Radio);
+        Ok(())
+    }
+
+    /// Moves `line` to another cell (by ARFCN), as a BCCH rotation or handover would.
+    pub fn move_to_cell(&self, line: u16, arfcn: u16) -> Result<(), SimError> {
+        let mut st = self.state();
+        let idx = st
+            .config
+            .cells
+            .iter()
+            .position(|c| c.arfcn == arfcn)
+            .ok_or_else(|| SimError::UnknownNetwork(arfcn.to_string()))?;
+        let l = st.lines.get_mut(&line).ok_or(SimError::NoSuchLine(line))?;
+        l.radio.cell = idx;
+        st.log(format!("line{line} camps on ARFCN {arfcn}"));
+        st.notify(line, Notice::Radio);
+        Ok(())
+    }
+
+    /// The `+CREG` stat `line`'s modem last reported (0 idle, 1 home, 2 searching, 3
+    /// denied, 5 roaming).
+    pub fn registration(&self, line: u16) -> Option<u8> {
+        self.state().lines.get(&line).map(|l| l.radio.reg_stat)
     }
 
     /// The module profile of `line`, if a modem was ever attached there.
@@ -486,7 +751,7 @@ impl Network {
                 st.notify(
                     call.line,
                     Notice::Ring {
-                        caller: call.remote.clone(),
+                        caller: Some(call.remote.clone()),
                     },
                 );
             }
@@ -510,6 +775,140 @@ impl Network {
     }
 
     // ---- the modem side (crate-internal) ----
+
+    /// The registration a modem with power and an unlocked SIM gets on `line`: 1 home, 5
+    /// roaming, 2 searching (no coverage, locked BCCH missing), 3 denied.
+    pub(crate) fn reg_target(&self, line: u16) -> u8 {
+        let st = self.state();
+        let Some(l) = st.lines.get(&line) else {
+            return 0;
+        };
+        if l.radio.lost {
+            return 2;
+        }
+        if l.radio.denied {
+            return 3;
+        }
+        let Some(cell) = st.config.cells.get(l.radio.cell) else {
+            return 2;
+        };
+        if l.radio.bcch_lock.is_some_and(|a| a != cell.arfcn) {
+            return 2;
+        }
+        if let Some(op) = &l.radio.manual_operator {
+            if *op != cell.operator {
+                return 2;
+            }
+        }
+        let home = l.sim.as_ref().map(|s| s.home_operator().to_owned());
+        if home.as_deref() == Some(cell.operator.as_str()) {
+            1
+        } else {
+            5
+        }
+    }
+
+    /// Records the registration a modem reports.
+    pub(crate) fn set_reg_stat(&self, line: u16, stat: u8) {
+        let mut st = self.state();
+        let changed = st
+            .lines
+            .get_mut(&line)
+            .map(|l| std::mem::replace(&mut l.radio.reg_stat, stat) != stat)
+            .unwrap_or(false);
+        if changed {
+            let text = match stat {
+                0 => "not registered",
+                1 => "registered (home)",
+                2 => "searching",
+                3 => "registration denied",
+                5 => "registered (roaming)",
+                _ => "registration unknown",
+            };
+            st.log(format!("line{line} {text}"));
+        }
+    }
+
+    /// The cell `line` camps on.
+    pub(crate) fn serving_cell(&self, line: u16) -> Option<Cell> {
+        let st = self.state();
+        let l = st.lines.get(&line)?;
+        st.config.cells.get(l.radio.cell).cloned()
+    }
+
+    /// The operator of the cell `line` camps on.
+    pub(crate) fn serving_operator(&self, line: u16) -> Option<Operator> {
+        let cell = self.serving_cell(line)?;
+        self.state().operator(&cell.operator).cloned()
+    }
+
+    /// `(rssi, ber)` for `AT+CSQ`: 99,99 without coverage.
+    pub(crate) fn signal(&self, line: u16) -> (u8, u8) {
+        let st = self.state();
+        let Some(l) = st.lines.get(&line) else {
+            return (99, 99);
+        };
+        if l.radio.lost && l.radio.rssi != Some(0) {
+            return (99, 99);
+        }
+        let cell_rssi = st.config.cells.get(l.radio.cell).map_or(99, |c| c.rssi);
+        (l.radio.rssi.unwrap_or(cell_rssi), l.radio.ber)
+    }
+
+    /// Manual operator selection (`AT+COPS=1`): camps on that operator's first cell that
+    /// the BCCH lock allows. `false` if the operator has no such cell.
+    pub(crate) fn select_operator(&self, line: u16, numeric: Option<&str>) -> bool {
+        let mut st = self.state();
+        let lock = st.lines.get(&line).and_then(|l| l.radio.bcch_lock);
+        let home = st
+            .lines
+            .get(&line)
+            .and_then(|l| l.sim.as_ref())
+            .map(|s| s.home_operator().to_owned());
+        let want = numeric.map(str::to_owned).or(home);
+        let idx = st.config.cells.iter().position(|c| {
+            want.as_deref().is_none_or(|w| w == c.operator) && lock.is_none_or(|a| a == c.arfcn)
+        });
+        let Some(idx) = idx else {
+            return false;
+        };
+        if let Some(l) = st.lines.get_mut(&line) {
+            l.radio.cell = idx;
+            l.radio.manual_operator = numeric.map(str::to_owned);
+        }
+        st.log(format!(
+            "line{line} operator selection {}",
+            numeric.unwrap_or("automatic")
+        ));
+        true
+    }
+
+    /// BCCH lock (`None` unlocks): the modem moves to that ARFCN's cell, or loses
+    /// service if no cell has it.
+    pub(crate) fn lock_bcch(&self, line: u16, arfcn: Option<u16>) {
+        let mut st = self.state();
+        let idx = arfcn.and_then(|a| st.config.cells.iter().position(|c| c.arfcn == a));
+        if let Some(l) = st.lines.get_mut(&line) {
+            l.radio.bcch_lock = arfcn;
+            if let Some(i) = idx {
+                l.radio.cell = i;
+            }
+        }
+        st.log(format!(
+            "line{line} BCCH lock {}",
+            arfcn.map_or("off".to_owned(), |a| a.to_string())
+        ));
+    }
+
+    /// Every cell of the network with the rssi `line` would get on it (neighbour lists).
+    pub(crate) fn cells(&self) -> Vec<Cell> {
+        self.state().config.cells.clone()
+    }
+
+    /// The operators of the network.
+    pub(crate) fn operators(&self) -> Vec<Operator> {
+        self.state().config.operators.clone()
+    }
 
     /// A modem dials `number` (already validated and normalised). Returns the call index.
     pub(crate) fn modem_dial(

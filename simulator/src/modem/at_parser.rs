@@ -18,13 +18,21 @@ pub enum InputLine {
     Repeat,
     /// A line longer than [`MAX_LINE_LEN`] ended; its content was dropped.
     Overflow,
+    /// In prompt mode: the body typed after `> `, ended by SUB (0x1A, send).
+    Body(Vec<u8>),
+    /// In prompt mode: ESC (0x1B) cancelled the body.
+    BodyCancelled,
 }
+
+/// Longest SMS body accepted after the `> ` prompt (hex PDU or text).
+pub const MAX_BODY_LEN: usize = 2048;
 
 /// Splits a byte stream into command lines. Keeps the partial line between calls.
 #[derive(Debug, Default)]
 pub struct LineAssembler {
     buf: Vec<u8>,
     overflowed: bool,
+    prompt: bool,
 }
 
 const SUB: u8 = 0x1a;
@@ -34,14 +42,62 @@ const BACKSPACE: u8 = 0x08;
 impl LineAssembler {
     /// Feeds bytes; returns every line completed by them.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<InputLine> {
-        let mut out = Vec::new();
-        for &b in bytes {
+        bytes.iter().filter_map(|&b| self.push_byte(b)).collect()
+    }
+
+    /// Switches to prompt mode (after `> `): bytes collect into a body until SUB or ESC.
+    pub fn start_prompt(&mut self) {
+        self.reset();
+        self.prompt = true;
+    }
+
+    /// Whether a `> ` body is being typed.
+    pub fn in_prompt(&self) -> bool {
+        self.prompt
+    }
+
+    /// Feeds one byte; returns the line it completed, if any.
+    pub fn push_byte(&mut self, b: u8) -> Option<InputLine> {
+        if self.prompt {
+            return match b {
+                SUB => {
+                    self.prompt = false;
+                    let body = std::mem::take(&mut self.buf);
+                    let overflowed = std::mem::replace(&mut self.overflowed, false);
+                    Some(if overflowed {
+                        InputLine::BodyCancelled
+                    } else {
+                        InputLine::Body(body)
+                    })
+                }
+                ESC => {
+                    self.prompt = false;
+                    self.reset();
+                    Some(InputLine::BodyCancelled)
+                }
+                BACKSPACE => {
+                    self.buf.pop();
+                    None
+                }
+                0 => None,
+                _ if self.buf.len() >= MAX_BODY_LEN => {
+                    self.overflowed = true;
+                    None
+                }
+                _ => {
+                    self.buf.push(b);
+                    None
+                }
+            };
+        }
+        let mut out = None;
+        {
             match b {
                 b'\r' | b'\n' => {
                     if self.overflowed {
-                        out.push(InputLine::Overflow);
+                        out = Some(InputLine::Overflow);
                     } else if !self.buf.iter().all(u8::is_ascii_whitespace) {
-                        out.push(InputLine::Line(std::mem::take(&mut self.buf)));
+                        out = Some(InputLine::Line(std::mem::take(&mut self.buf)));
                     }
                     self.reset();
                 }
@@ -56,7 +112,7 @@ impl LineAssembler {
                 _ => {
                     self.buf.push(b);
                     if self.buf.len() == 2 && self.buf.eq_ignore_ascii_case(b"A/") {
-                        out.push(InputLine::Repeat);
+                        out = Some(InputLine::Repeat);
                         self.reset();
                     }
                 }

@@ -10,7 +10,6 @@ use super::responses::{
 use super::{Modem, Outcome, Settings};
 use crate::causes::{self, cause_text};
 use crate::network::{CallState, DialRefused};
-use crate::operator::{HOME_CELL, HOME_OPERATOR};
 use crate::phone;
 
 /// Longest accepted dial string (digits after clean-up).
@@ -146,7 +145,6 @@ fn single_int(args: &str, max: u32) -> Option<u32> {
 fn extended(m: &mut Modem, name: &str, form: &CommandForm) -> Outcome {
     use CommandForm::{Exec, Read, Set, Test};
     let data = m.data();
-    let sim = m.sim().clone();
     match (name, form) {
         (_, Test) if data.test_answers.iter().any(|(n, _)| *n == name) => {
             if let Some((_, answer)) = data.test_answers.iter().find(|(n, _)| *n == name) {
@@ -168,18 +166,26 @@ fn extended(m: &mut Modem, name: &str, form: &CommandForm) -> Outcome {
             let imei = m.imei().to_owned();
             m.info(&imei);
         }
-        ("+CIMI", Exec) => m.info(&sim.imsi),
-        ("+CPIN", Read) => m.info("+CPIN: READY"),
-        ("+CPIN", Set(_)) => return Outcome::Error(AtError::Cme(CME_NOT_ALLOWED)),
-        ("+CNUM", Exec) => m.info(&format!(
-            "+CNUM: \"\",\"{}\",{}",
-            sim.msisdn,
-            phone::type_of_number(&sim.msisdn)
-        )),
-        ("+CFUN", Read) => m.info("+CFUN: 1"),
+        ("+GCAP", Exec) => m.info("+GCAP: +CGSM"),
+        ("+CLAC", Exec) => {
+            for c in KNOWN {
+                m.info(&format!("AT{c}"));
+            }
+        }
+        ("+EGMR", Set(a)) => return egmr(m, a),
+        ("+CFUN", Read) => {
+            let v = m.cfun();
+            m.info(&format!("+CFUN: {v}"));
+        }
         ("+CFUN", Set(a)) => {
-            if int_args(a).as_deref() != Some(&[1]) {
-                return Outcome::Error(AtError::Plain);
+            match int_args(a).as_deref() {
+                Some([v @ (0 | 1 | 4)]) | Some([v @ (0 | 1 | 4), 0]) => m.set_cfun(*v as u8),
+                Some([1, 1]) => {
+                    // Reset: the final OK goes out, then the module restarts.
+                    m.restart();
+                    return Outcome::Ok;
+                }
+                _ => return Outcome::Error(AtError::Plain),
             }
         }
         ("+CREG", Set(a)) => match single_int(a, 2) {
@@ -188,24 +194,72 @@ fn extended(m: &mut Modem, name: &str, form: &CommandForm) -> Outcome {
         },
         ("+CREG", Read) => {
             let n = m.settings().creg;
-            if n == 2 {
-                m.info(&format!(
-                    "+CREG: 2,1,\"{:04X}\",\"{:04X}\"",
-                    HOME_CELL.lac, HOME_CELL.cell_id
-                ));
+            let stat = m.reg_stat();
+            let loc = if n == 2 {
+                m.location_suffix()
             } else {
-                m.info(&format!("+CREG: {n},1"));
-            }
+                String::new()
+            };
+            m.info(&format!("+CREG: {n},{stat}{loc}"));
         }
-        ("+CSQ", Exec) => m.info(&format!("+CSQ: {},{}", HOME_CELL.rssi, HOME_CELL.ber)),
+        ("+CGREG", Set(a)) => match single_int(a, 2) {
+            Some(v) => m.settings_mut().cgreg = v as u8,
+            None => return Outcome::Error(AtError::Plain),
+        },
+        ("+CGREG", Read) => {
+            let n = m.settings().cgreg;
+            let stat = m.reg_stat();
+            let loc = if n == 2 {
+                m.location_suffix()
+            } else {
+                String::new()
+            };
+            m.info(&format!("+CGREG: {n},{stat}{loc}"));
+        }
+        ("+CSQ", Exec) => {
+            let (rssi, ber) = m.network().signal(m.line());
+            m.info(&format!("+CSQ: {rssi},{ber}"));
+        }
         ("+COPS", Read) => {
             let f = m.settings().cops_format;
-            let name = match f {
-                1 => HOME_OPERATOR.short_name,
-                2 => HOME_OPERATOR.numeric,
-                _ => HOME_OPERATOR.long_name,
-            };
-            m.info(&format!("+COPS: 0,{f},\"{name}\""));
+            let mode = u8::from(
+                m.network()
+                    .state()
+                    .lines
+                    .get(&m.line())
+                    .is_some_and(|l| l.radio.manual_operator.is_some()),
+            );
+            let registered = matches!(m.reg_stat(), 1 | 5);
+            match m.network().serving_operator(m.line()) {
+                Some(op) if registered => {
+                    let name = match f {
+                        1 => op.short_name.clone(),
+                        2 => op.numeric(),
+                        _ => op.long_name.clone(),
+                    };
+                    let act = m.data().creg_act.map_or(String::new(), |a| format!(",{a}"));
+                    m.info(&format!("+COPS: {mode},{f},\"{name}\"{act}"));
+                }
+                _ => m.info(&format!("+COPS: {mode}")),
+            }
+        }
+        ("+COPS", Test) => {
+            let serving = m.network().serving_operator(m.line()).map(|o| o.numeric());
+            let rows: Vec<String> = m
+                .network()
+                .operators()
+                .iter()
+                .map(|o| {
+                    let stat = if Some(o.numeric()) == serving { 2 } else { 1 };
+                    format!(
+                        "({stat},\"{}\",\"{}\",\"{}\")",
+                        o.long_name,
+                        o.short_name,
+                        o.numeric()
+                    )
+                })
+                .collect();
+            m.info(&format!("+COPS: {},,(0-4),(0-2)", rows.join(",")));
         }
         ("+COPS", Set(a)) => return set_cops(m, a),
         ("+CLIP", Set(a)) => match single_int(a, 1) {
@@ -216,14 +270,31 @@ fn extended(m: &mut Modem, name: &str, form: &CommandForm) -> Outcome {
             let v = u8::from(m.settings().clip);
             m.info(&format!("+CLIP: {v},1"));
         }
+        ("+CLIR", Set(a)) => match single_int(a, 2) {
+            Some(v) => m.settings_mut().clir = v as u8,
+            None => return Outcome::Error(AtError::Plain),
+        },
+        ("+CLIR", Read) => {
+            let v = m.settings().clir;
+            m.info(&format!("+CLIR: {v},2"));
+        }
+        ("+CRC", Set(a)) => match single_int(a, 1) {
+            Some(v) => m.settings_mut().crc = v == 1,
+            None => return Outcome::Error(AtError::Plain),
+        },
+        ("+CRC", Read) => {
+            let v = u8::from(m.settings().crc);
+            m.info(&format!("+CRC: {v}"));
+        }
         ("+CLCC", Exec) => {
+            let alpha = if m.quirks().clcc_alpha { ",\"\"" } else { "" };
             for c in m.network().modem_calls(m.line()) {
                 let dir = match c.direction {
                     CallDirection::MobileOriginated => 0,
                     CallDirection::MobileTerminated => 1,
                 };
                 m.info(&format!(
-                    "+CLCC: {},{dir},{},0,0,\"{}\",{}",
+                    "+CLCC: {},{dir},{},0,0,\"{}\",{}{alpha}",
                     c.index,
                     c.state.clcc_stat(),
                     c.remote,
@@ -250,61 +321,84 @@ fn extended(m: &mut Modem, name: &str, form: &CommandForm) -> Outcome {
             m.info(&format!("{name}: {}", value.as_deref().unwrap_or(default)));
         }
         // The test form of anything implemented above answers OK.
-        (_, Test) if is_known(name) => {}
+        (_, Test) if KNOWN.contains(&name) => {}
         _ => return Outcome::Error(AtError::Plain),
     }
     Outcome::Ok
 }
 
-/// Commands handled by [`extended`] (for the bare `=?` answer).
-fn is_known(name: &str) -> bool {
-    matches!(
-        name,
-        "+CMEE"
-            | "+CGMI"
-            | "+GMI"
-            | "+CGMM"
-            | "+GMM"
-            | "+CGMR"
-            | "+GMR"
-            | "+CGSN"
-            | "+GSN"
-            | "+CIMI"
-            | "+CPIN"
-            | "+CNUM"
-            | "+CFUN"
-            | "+CREG"
-            | "+CSQ"
-            | "+COPS"
-            | "+CLIP"
-            | "+CLCC"
-            | "+CHUP"
-            | "+CEER"
-            | "+VTS"
-    )
+/// Commands handled by [`extended`] (for the bare `=?` answer and `AT+CLAC`).
+const KNOWN: &[&str] = &[
+    "+CMEE", "+CGMI", "+GMI", "+CGMM", "+GMM", "+CGMR", "+GMR", "+CGSN", "+GSN", "+GCAP", "+CLAC",
+    "+CIMI", "+CPIN", "+CNUM", "+CFUN", "+CREG", "+CGREG", "+CSQ", "+COPS", "+CLIP", "+CLIR",
+    "+CRC", "+CLCC", "+CHUP", "+CEER", "+VTS", "+EGMR", "+CLCK", "+CPWD", "+CCFC", "+CCWA",
+    "+CHLD", "+CUSD", "+CSCS", "+CMGF", "+CMGS", "+CMGL", "+CMGR", "+CMGD", "+CMGW", "+CMSS",
+    "+CNMI", "+CPMS", "+CSCA", "+CSMP", "+CSMS",
+];
+
+/// `AT+EGMR=1,7,"<imei>"` writes the IMEI (15 digits, Luhn-valid); `AT+EGMR=0,7` reads it.
+fn egmr(m: &mut Modem, args: &str) -> Outcome {
+    let parts = split_args(args);
+    match parts.as_slice() {
+        [op, id] if op == "0" && id == "7" => {
+            let imei = m.imei().to_owned();
+            m.info(&format!("+EGMR: \"{imei}\""));
+            Outcome::Ok
+        }
+        [op, id, imei] if op == "1" && id == "7" => {
+            if imei.len() == 15
+                && imei.bytes().all(|b| b.is_ascii_digit())
+                && crate::luhn::is_valid(imei)
+            {
+                let line = m.line();
+                m.network()
+                    .state()
+                    .log(format!("line{line} IMEI written: {imei}"));
+                m.set_imei(imei.clone());
+                Outcome::Ok
+            } else {
+                Outcome::Error(AtError::Cme(3))
+            }
+        }
+        _ => Outcome::Error(AtError::Plain),
+    }
 }
 
 fn set_cops(m: &mut Modem, args: &str) -> Outcome {
     let parts = split_args(args);
     let mode = parts.first().and_then(|p| p.parse::<u8>().ok());
     let format = parts.get(1).and_then(|p| p.parse::<u8>().ok());
+    let line = m.line();
     match (mode, format) {
-        (Some(0), _) => Outcome::Ok,
+        (Some(0), _) => {
+            m.network().select_operator(line, None);
+            m.evaluate_registration();
+            Outcome::Ok
+        }
+        (Some(2), _) => {
+            m.set_cfun(m.cfun());
+            Outcome::Ok
+        }
         (Some(3), Some(f @ 0..=2)) => {
             m.settings_mut().cops_format = f;
             Outcome::Ok
         }
         (Some(1 | 4), Some(0..=2)) => {
             let oper = parts.get(2).map(String::as_str).unwrap_or("");
-            let ours = [
-                HOME_OPERATOR.long_name,
-                HOME_OPERATOR.short_name,
-                HOME_OPERATOR.numeric,
-            ];
-            if ours.contains(&oper) {
-                Outcome::Ok
-            } else {
-                Outcome::Error(AtError::Cme(CME_NO_NETWORK))
+            let found = m.network().operators().into_iter().find(|o| {
+                [o.long_name.as_str(), o.short_name.as_str(), &o.numeric()].contains(&oper)
+            });
+            match found {
+                Some(op) if m.network().select_operator(line, Some(&op.numeric())) => {
+                    m.evaluate_registration();
+                    Outcome::Ok
+                }
+                _ if mode == Some(4) => {
+                    m.network().select_operator(line, None);
+                    m.evaluate_registration();
+                    Outcome::Ok
+                }
+                _ => Outcome::Error(AtError::Cme(CME_NO_NETWORK)),
             }
         }
         _ => Outcome::Error(AtError::Plain),

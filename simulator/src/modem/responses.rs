@@ -50,6 +50,8 @@ pub enum AtError {
     Plain,
     /// `+CME ERROR: <n>` with `AT+CMEE=1`, text with `=2`, `ERROR` with `=0`.
     Cme(u16),
+    /// `+CMS ERROR: <n>` with `AT+CMEE=1|2`, `ERROR` with `=0`.
+    Cms(u16),
 }
 
 /// CME error 3: operation not allowed.
@@ -87,6 +89,7 @@ const CME_TEXTS: &[(u16, &str)] = &[
     (31, "network timeout"),
     (32, "network not allowed - emergency calls only"),
     (100, "unknown"),
+    (515, "please wait, init or command processing in progress"),
 ];
 
 /// Text of a CME error code for `AT+CMEE=2`.

@@ -22,6 +22,7 @@ pub fn is_final(line: &str) -> bool {
         line,
         "OK" | "ERROR" | "NO CARRIER" | "BUSY" | "NO ANSWER" | "NO DIALTONE"
     ) || line.starts_with("+CME ERROR")
+        || line.starts_with("+CMS ERROR")
 }
 
 impl Gw {
