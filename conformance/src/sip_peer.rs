@@ -17,7 +17,8 @@ pub const GATEWAY: &str = "127.0.0.1:5060";
 pub const PEER: &str = "127.0.0.1:5070";
 
 fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    s.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
 }
 
 /// One message on the wire, as seen by the peer.
@@ -87,9 +88,14 @@ impl TestBed {
         let network = sandbox.network.clone();
         let task = tokio::spawn(async move {
             sandbox
-                .serve(SipTransport::Memory(transport), addr(GATEWAY), seed, async {
-                    let _ = rx.await;
-                })
+                .serve(
+                    SipTransport::Memory(transport),
+                    addr(GATEWAY),
+                    seed,
+                    async {
+                        let _ = rx.await;
+                    },
+                )
                 .await
         });
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -170,7 +176,10 @@ impl SipPeer {
     pub async fn recv(&mut self) -> FlowEntry {
         match self.recv_within(Duration::from_secs(120)).await {
             Some(e) => e,
-            None => panic!("no message from the gateway; flow so far:\n{}", self.summary()),
+            None => panic!(
+                "no message from the gateway; flow so far:\n{}",
+                self.summary()
+            ),
         }
     }
 

@@ -12,7 +12,11 @@ async fn basic_call(seed: u64) -> (String, String, String) {
     bed.peer.expect_status(100).await;
     bed.peer.expect_status(180).await;
     let ok = bed.peer.expect_status(200).await;
-    assert!(ok.text.contains("m=audio "), "200 OK carries an SDP answer:\n{}", ok.text);
+    assert!(
+        ok.text.contains("m=audio "),
+        "200 OK carries an SDP answer:\n{}",
+        ok.text
+    );
     bed.peer.ack("5551234", "call-1", &ok);
 
     // The simulated phone has the call up.
@@ -25,7 +29,10 @@ async fn basic_call(seed: u64) -> (String, String, String) {
     bed.peer.bye("5551234", "call-1", &ok);
     bed.peer.expect_status(200).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(bed.network.calls().is_empty(), "GSM call released after BYE");
+    assert!(
+        bed.network.calls().is_empty(),
+        "GSM call released after BYE"
+    );
 
     let flow = bed.peer.summary();
     let transcript = bed.network.transcript(1).join("\n");
@@ -60,10 +67,19 @@ async fn failing_call(number: &str, expected: u16) -> Vec<FlowEntry> {
             break entry;
         }
     };
-    assert_eq!(final_response.status(), Some(expected), "{}", bed.peer.summary());
+    assert_eq!(
+        final_response.status(),
+        Some(expected),
+        "{}",
+        bed.peer.summary()
+    );
     bed.peer.ack(number, &call_id, &final_response);
     // No retransmission after ACK, and the line is free for the next call.
-    assert!(bed.peer.recv_within(Duration::from_secs(10)).await.is_none());
+    assert!(bed
+        .peer
+        .recv_within(Duration::from_secs(10))
+        .await
+        .is_none());
     bed.peer.invite("5551234", "after");
     bed.peer.expect_status(180).await;
     let flow = bed.peer.flow.clone();
@@ -100,9 +116,19 @@ async fn gsm_side_hangup_sends_bye_to_the_caller() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(bed.network.phone_hangs_up("5551234").is_ok());
     let bye = bed.peer.recv().await;
-    assert!(bye.first_line().starts_with("BYE sip:peer@127.0.0.1:5070"), "{}", bye.text);
+    assert!(
+        bye.first_line().starts_with("BYE sip:peer@127.0.0.1:5070"),
+        "{}",
+        bye.text
+    );
     bed.peer.ok_to(&bye);
-    assert!(bed.peer.recv_within(Duration::from_secs(40)).await.is_none(), "BYE not retransmitted once answered");
+    assert!(
+        bed.peer
+            .recv_within(Duration::from_secs(40))
+            .await
+            .is_none(),
+        "BYE not retransmitted once answered"
+    );
     bed.stop().await;
 }
 

@@ -9,7 +9,9 @@ fn dependencies(crate_dir: &str) -> Vec<String> {
         .join(crate_dir)
         .join("Cargo.toml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let manifest: toml::Table = text.parse().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let manifest: toml::Table = text
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     ["dependencies", "dev-dependencies", "build-dependencies"]
         .iter()
         .filter_map(|section| manifest.get(*section)?.as_table())
@@ -22,7 +24,10 @@ fn engine_depends_on_hal_not_on_backends_or_simulator() {
     let deps = dependencies("engine");
     assert!(deps.iter().any(|d| d == "cellgate-hal"), "{deps:?}");
     for forbidden in ["cellgate-backends", "cellgate-simulator", "cellgate"] {
-        assert!(!deps.iter().any(|d| d == forbidden), "engine depends on {forbidden}");
+        assert!(
+            !deps.iter().any(|d| d == forbidden),
+            "engine depends on {forbidden}"
+        );
     }
 }
 

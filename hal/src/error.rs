@@ -48,6 +48,9 @@ impl HalError {
     /// Transient "busy" conditions (`+CME ERROR: 515`, `+CMS ERROR: 314`) that a retry
     /// after a short pause usually clears.
     pub fn is_transient(&self) -> bool {
-        matches!(self, HalError::Cme { code: 515 } | HalError::Cme { code: 14 } | HalError::Cms { code: 314 })
+        matches!(
+            self,
+            HalError::Cme { code: 515 } | HalError::Cme { code: 14 } | HalError::Cms { code: 314 }
+        )
     }
 }

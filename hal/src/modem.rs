@@ -6,8 +6,8 @@ use crate::error::HalResult;
 use crate::events::ModemEvents;
 use crate::types::{
     CallForwarding, CallIndex, CallInfo, CellInfo, DtmfDigit, ForwardReason, ModemIdentity,
-    ModuleKind, Operator, OperatorSelection, OutgoingPdu, PowerMode, Registration,
-    SignalQuality, SimState, SmsFilter, SmsIndex, StoredSms, UssdResponse,
+    ModuleKind, Operator, OperatorSelection, OutgoingPdu, PowerMode, Registration, SignalQuality,
+    SimState, SmsFilter, SmsIndex, StoredSms, UssdResponse,
 };
 
 /// One GSM/UMTS module with its SIM, seen through module operations and events.
