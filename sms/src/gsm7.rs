@@ -423,7 +423,7 @@ pub fn unpack_septets(data: &[u8], fill_bits: u8, count: usize) -> Vec<u8> {
 /// with CR exactly on an octet boundary gets a second CR.
 pub fn pack_septets_octet_counted(septets: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(packed_len(septets.len() + 1, 0));
-    if septets.len() % 8 == 0 && septets.last() == Some(&0x0D) {
+    if septets.len().is_multiple_of(8) && septets.last() == Some(&0x0D) {
         let mut v = septets.to_vec();
         v.push(0x0D);
         pack_septets(&v, 0, &mut out);
@@ -438,7 +438,7 @@ pub fn pack_septets_octet_counted(septets: &[u8]) -> Vec<u8> {
 pub fn unpack_septets_octet_counted(data: &[u8]) -> Vec<u8> {
     let count = data.len() * 8 / 7;
     let mut v = unpack_septets(data, 0, count);
-    if data.len() % 7 == 0 && v.last() == Some(&0x0D) {
+    if data.len().is_multiple_of(7) && v.last() == Some(&0x0D) {
         v.pop();
     }
     v

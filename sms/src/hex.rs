@@ -8,7 +8,7 @@ pub fn decode_hex(s: &str) -> Result<Vec<u8>, PduError> {
     let lead = s.len() - s.trim_start().len();
     let t = s.trim();
     let bytes = t.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(PduError {
             offset: lead + bytes.len(),
             kind: PduErrorKind::OddHexLength { len: bytes.len() },
