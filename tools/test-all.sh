@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests need: command -> Debian package.
-declare -A packages=([sipp]=sip-tester [kamailio]=kamailio)
+declare -A packages=([sipp]=sip-tester [kamailio]=kamailio [gammu]=gammu)
 missing=()
 for cmd in "${!packages[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")

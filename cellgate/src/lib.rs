@@ -6,3 +6,4 @@ pub mod config;
 pub mod features;
 pub mod hardware;
 pub mod sandbox;
+pub mod sim_cli;

@@ -63,7 +63,8 @@ enum Command {
         #[arg(long, value_parser = cellgate::sandbox::parse_forward_to)]
         forward_to: Option<(String, SocketAddr)>,
     },
-    /// Run the GSM network simulator alone.
+    /// Run the GSM network simulator alone (real-time clock), optionally exposing each
+    /// modem as a raw pty and a control interface (docs/simulator.md).
     Sim {
         /// Number of simulated lines.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -71,6 +72,16 @@ enum Command {
         /// Seed of the simulated network.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Module of every line (`m35`, `uc15`) or a per-line mix cycled over the lines
+        /// (`m35,uc15`).
+        #[arg(long, default_value = "m35")]
+        module: String,
+        /// Expose each modem as a raw pty linked at DIR/line1 ... DIR/lineN.
+        #[arg(long)]
+        pty_dir: Option<PathBuf>,
+        /// HTTP/JSON control interface address (e.g. 127.0.0.1:8700).
+        #[arg(long)]
+        control: Option<SocketAddr>,
     },
     /// Print the feature-matrix coverage (docs/features.toml).
     Features {
@@ -132,7 +143,25 @@ fn main() -> ExitCode {
                 };
                 simulate(lines, sip_listen, seed, sip).await
             }
-            Command::Sim { lines, seed } => sim(lines, seed).await,
+            Command::Sim {
+                lines,
+                seed,
+                module,
+                pty_dir,
+                control,
+            } => {
+                let opts = cellgate::sim_cli::SimOptions {
+                    lines,
+                    modules: cellgate::sim_cli::parse_modules(&module)?,
+                    seed,
+                    pty_dir,
+                    control,
+                };
+                cellgate::sim_cli::run(opts, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+            }
             Command::Features { root } => {
                 let matrix = cellgate::features::load(&root)?;
                 print!("{}", matrix.coverage_report());
@@ -193,23 +222,4 @@ async fn simulate(
         })
         .await?;
     Ok(())
-}
-
-async fn sim(lines: u16, seed: u64) -> Result<(), Box<dyn std::error::Error>> {
-    let sandbox = Sandbox::start(&SandboxOptions { lines, seed }).await?;
-    println!(
-        "cellgate sim: simulated GSM network with {} M35 lines (seed {seed}); Ctrl-C to stop.",
-        sandbox.modems.len()
-    );
-    let _ = tokio::signal::ctrl_c().await;
-    for line in event_log_tail(&sandbox) {
-        println!("{line}");
-    }
-    Ok(())
-}
-
-fn event_log_tail(sandbox: &Sandbox) -> Vec<String> {
-    let log = sandbox.network.event_log();
-    let skip = log.len().saturating_sub(50);
-    log.into_iter().skip(skip).collect()
 }

@@ -216,6 +216,15 @@ fn extended(m: &mut Modem, name: &str, form: &CommandForm) -> Outcome {
             };
             m.info(&format!("+CGREG: {n},{stat}{loc}"));
         }
+        ("+CGATT", Read) => {
+            let v = u8::from(matches!(m.reg_stat(), 1 | 5));
+            m.info(&format!("+CGATT: {v}"));
+        }
+        ("+CGATT", Set(a)) => {
+            if single_int(a, 1).is_none() {
+                return Outcome::Error(AtError::Plain);
+            }
+        }
         ("+CSQ", Exec) => {
             let (rssi, ber) = m.network().signal(m.line());
             m.info(&format!("+CSQ: {rssi},{ber}"));
@@ -330,10 +339,10 @@ fn extended(m: &mut Modem, name: &str, form: &CommandForm) -> Outcome {
 /// Commands handled by [`extended`] (for the bare `=?` answer and `AT+CLAC`).
 const KNOWN: &[&str] = &[
     "+CMEE", "+CGMI", "+GMI", "+CGMM", "+GMM", "+CGMR", "+GMR", "+CGSN", "+GSN", "+GCAP", "+CLAC",
-    "+CIMI", "+CPIN", "+CNUM", "+CFUN", "+CREG", "+CGREG", "+CSQ", "+COPS", "+CLIP", "+CLIR",
-    "+CRC", "+CLCC", "+CHUP", "+CEER", "+VTS", "+EGMR", "+CLCK", "+CPWD", "+CCFC", "+CCWA",
-    "+CHLD", "+CUSD", "+CSCS", "+CMGF", "+CMGS", "+CMGL", "+CMGR", "+CMGD", "+CMGW", "+CMSS",
-    "+CNMI", "+CPMS", "+CSCA", "+CSMP", "+CSMS",
+    "+CIMI", "+CPIN", "+CNUM", "+CFUN", "+CREG", "+CGREG", "+CGATT", "+CSQ", "+COPS", "+CLIP",
+    "+CLIR", "+CRC", "+CLCC", "+CHUP", "+CEER", "+VTS", "+EGMR", "+CLCK", "+CPWD", "+CCFC",
+    "+CCWA", "+CHLD", "+CUSD", "+CSCS", "+CMGF", "+CMGS", "+CMGL", "+CMGR", "+CMGD", "+CMGW",
+    "+CMSS", "+CNMI", "+CPMS", "+CSCA", "+CSMP", "+CSMS",
 ];
 
 /// `AT+EGMR=1,7,"<imei>"` writes the IMEI (15 digits, Luhn-valid); `AT+EGMR=0,7` reads it.
