@@ -123,6 +123,9 @@ fn dial(m: &mut Modem, raw: &str, voice: bool) -> Outcome {
         m.set_last_cause(causes::INVALID_NUMBER_FORMAT);
         return Outcome::Final(ResultCode::NoCarrier);
     }
+    if !matches!(m.reg_stat(), 1 | 5) {
+        return Outcome::Error(AtError::Cme(CME_NO_NETWORK));
+    }
     match m.network().modem_dial(m.line(), m.attach_id(), &number) {
         Ok(_) => Outcome::Ok,
         Err(DialRefused::LineBusy) => Outcome::Error(AtError::Cme(CME_NOT_ALLOWED)),
