@@ -1,0 +1,437 @@
+//! The gateway core as a sans-IO state machine.
+//!
+//! Inputs: SIP datagrams with their source, module events, results of module commands,
+//! line status, and the current time. Outputs: datagrams to send, module commands to
+//! run, and the next deadline. The tokio shell in [`crate::runtime`] does the I/O; tests
+//! and the simulator drive this type directly on a virtual clock.
+//!
+//! This file holds the state and routes every input to the module that handles it:
+//!
+//! | module | job |
+//! |---|---|
+//! | `config` | [`GatewayConfig`] and its parts |
+//! | `output` | [`Output`] and [`ModemCommand`]: what the shell must do |
+//! | `admission` | trust and digest checks of INVITE and MESSAGE (F-6.4.9) |
+//! | `reply` | where responses go (F-6.4.7) and the non-INVITE response cache |
+//! | `voip_to_gsm` | SIP calls into the gateway: dial, ringback, answer, release |
+//! | `hold` | re-INVITE in a VoIP -> GSM dialog (hold / resume) |
+//! | `gsm_to_voip` | GSM calls out to SIP: INVITE client, ACK, CANCEL, BYE |
+//! | `dtmf` | DTMF by INFO in both directions (F-6.4.15) |
+//! | `client_transactions` | the gateway's own non-INVITE requests (INFO, MESSAGE, OPTIONS, BYE, CANCEL) |
+//! | `registration` | registration accounts and the built-in registrar |
+//! | `messages` | SIP MESSAGE in and out (Appendix H) |
+//! | `keepalive` | periodic keep-alives (F-6.4.12) |
+//! | `headers`, `numbers` | header values the gateway writes; dialable numbers |
+
+mod admission;
+mod client_transactions;
+mod config;
+mod dtmf;
+mod gsm_to_voip;
+mod headers;
+mod hold;
+mod keepalive;
+mod messages;
+mod numbers;
+mod output;
+mod registration;
+mod reply;
+mod voip_to_gsm;
+
+pub use config::{
+    CidMode, ForwardTarget, GatewayConfig, InboundDigest, KeepAlive, ReplyPath, RingbackMode,
+};
+pub use numbers::dialable;
+pub use output::{ModemCommand, Output};
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use bytesstr::BytesStr;
+use cellgate_hal::{HalError, LineId, ModemEvent, ReleaseCause};
+use ezk_sip_types::{Method, Name, StatusCode};
+use tracing::{debug, warn};
+
+use crate::call::{CallRef, InboundCall, OutboundCall};
+use crate::lines::LineTable;
+use crate::sip::digest::DigestServer;
+use crate::sip::ids::IdGenerator;
+use crate::sip::message::{CoreHeaders, Message, Request, Response};
+use crate::sip::register::Registration;
+use crate::sip::registrar::Registrar;
+use crate::sip::uac::NonInviteClient;
+use crate::sip::uas::{InviteServer, ResponseCache};
+use client_transactions::Purpose;
+use headers::ALLOW;
+
+/// The gateway core.
+#[derive(Debug)]
+pub struct Gateway {
+    config: GatewayConfig,
+    ids: IdGenerator,
+    lines: LineTable,
+    calls: BTreeMap<CallRef, OutboundCall>,
+    next_call: u64,
+    responses: ResponseCache,
+    output: VecDeque<Output>,
+    registrations: Vec<Registration>,
+    started: bool,
+    digest: Option<DigestServer>,
+    inbound: BTreeMap<CallRef, InboundCall>,
+    pending: Vec<(NonInviteClient, Purpose)>,
+    keepalive_due: Vec<Option<Instant>>,
+    next_message: u64,
+    registrar: Option<Registrar>,
+}
+
+impl Gateway {
+    /// A gateway over the given lines; lines stay unusable until reported ready.
+    pub fn new(config: GatewayConfig, lines: impl IntoIterator<Item = LineId>) -> Self {
+        let mut ids = match config.seed {
+            Some(seed) => IdGenerator::seeded(seed),
+            None => IdGenerator::from_entropy(),
+        };
+        let registrations = config
+            .registrations
+            .iter()
+            .map(|r| {
+                Registration::new(
+                    r.clone(),
+                    config.public_addr,
+                    config.timers,
+                    &config.user_agent,
+                    &mut ids,
+                )
+            })
+            .collect();
+        let digest = config
+            .inbound_digest
+            .as_ref()
+            .map(|d| DigestServer::new(&d.realm, d.algorithms.clone(), Duration::from_secs(300)));
+        let registrar = config.registrar.clone().map(Registrar::new);
+        Self {
+            registrar,
+            registrations,
+            started: false,
+            digest,
+            inbound: BTreeMap::new(),
+            pending: Vec::new(),
+            keepalive_due: vec![None; config.keepalives.len()],
+            next_message: 1,
+            lines: LineTable::new(lines, config.line_selection),
+            config,
+            ids,
+            calls: BTreeMap::new(),
+            next_call: 1,
+            responses: ResponseCache::default(),
+            output: VecDeque::new(),
+        }
+    }
+
+    /// Line table, for status reporting.
+    pub fn lines(&self) -> &LineTable {
+        &self.lines
+    }
+
+    /// Calls in progress.
+    pub fn calls(&self) -> impl Iterator<Item = &OutboundCall> {
+        self.calls.values()
+    }
+
+    /// Starts what runs on its own (registrations). Call once, before the first input.
+    pub fn start(&mut self, now: Instant) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        self.start_registrations(now);
+        self.start_keepalives(now);
+        self.flush_registrations();
+    }
+
+    /// Next output to act on.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.output.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let calls = self.calls.values().flat_map(|c| {
+            let no_answer = c.unanswered().then_some(c.no_answer_deadline);
+            [
+                c.sip.poll_timeout(),
+                c.bye.as_ref().map(|b| b.poll_timeout()),
+                no_answer,
+                c.reinvite.as_ref().and_then(InviteServer::poll_timeout),
+            ]
+        });
+        let regs = self.registrations.iter().map(Registration::poll_timeout);
+        let inbound = self.inbound.values().map(|c| c.invite.poll_timeout());
+        let pending = self.pending.iter().map(|(t, _)| Some(t.poll_timeout()));
+        let registrar = self.registrar.as_ref().and_then(Registrar::poll_timeout);
+        calls
+            .chain([registrar])
+            .chain([self.responses.poll_timeout()])
+            .chain(regs)
+            .chain(inbound)
+            .chain(pending)
+            .chain(self.keepalive_due.iter().copied())
+            .flatten()
+            .min()
+    }
+
+    /// Reports whether a line's module is usable and registered.
+    pub fn handle_line_status(&mut self, line: LineId, module_ready: bool, registered: bool) {
+        if let Some(state) = self.lines.get_mut(line) {
+            state.module_ready = module_ready;
+            state.gsm_registered = registered;
+        }
+    }
+
+    // ------------------------------------------------------------------ SIP input
+
+    /// One datagram from `source`. Malformed input is logged and dropped, or answered
+    /// `400` when enough of it parsed to address a response.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
+        if datagram.iter().all(|b| b.is_ascii_whitespace()) {
+            return; // RFC 5626 keep-alive
+        }
+        let message = match Message::parse(datagram) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(%source, error = %e, "dropping malformed SIP datagram");
+                return;
+            }
+        };
+        match message {
+            Message::Request(request) => self.handle_request(now, source, request),
+            Message::Response(response) => self.handle_response(now, response),
+        }
+    }
+
+    fn handle_request(&mut self, now: Instant, source: SocketAddr, request: Request) {
+        let core = match CoreHeaders::decode(&request.headers) {
+            Ok(core) => core,
+            Err(e) => {
+                warn!(%source, error = %e, "bad SIP request");
+                if request.method != Method::ACK {
+                    let mut resp = Response::to_request(&request, StatusCode::BAD_REQUEST, None);
+                    resp.reason = Some(BytesStr::from(e.to_string()));
+                    self.transmit(source, resp.to_bytes());
+                }
+                return;
+            }
+        };
+        let source = self.reply_target(source, &core);
+        let branch = core.branch().unwrap_or_default().to_owned();
+        if request.method != Method::INVITE && request.method != Method::ACK {
+            if let Some(cached) = self.responses.get(&branch, &request.method) {
+                self.transmit(source, cached);
+                return;
+            }
+        }
+        match request.method {
+            Method::INVITE => self.handle_invite(now, source, request, core),
+            Method::ACK => self.handle_ack(&core),
+            Method::BYE => match self.inbound_by_call_id(core.call_id.0.as_str()) {
+                Some(id) => self.bye_from_callee(now, source, &request, &core, id),
+                None => self.bye_from_caller(now, source, &request, &core),
+            },
+            Method::CANCEL => self.handle_cancel(now, source, &request, &core),
+            Method::OPTIONS => {
+                let mut resp =
+                    Response::to_request(&request, StatusCode::OK, Some(&self.ids.tag()));
+                resp.headers.insert(Name::ALLOW, ALLOW);
+                resp.headers.insert(Name::ACCEPT, "application/sdp");
+                self.reply_non_invite(now, source, &request, &core, resp);
+            }
+            Method::INFO => self.handle_info(now, source, &request, &core),
+            Method::REGISTER if self.registrar.is_some() => {
+                self.handle_register(now, source, &request, &core)
+            }
+            Method::MESSAGE => self.handle_message(now, source, &request, &core),
+            _ => {
+                let resp = Response::to_request(
+                    &request,
+                    StatusCode::NOT_IMPLMENTED,
+                    Some(&self.ids.tag()),
+                );
+                self.reply_non_invite(now, source, &request, &core, resp);
+            }
+        }
+    }
+
+    fn handle_response(&mut self, now: Instant, response: Response) {
+        let Ok(core) = CoreHeaders::decode(&response.headers) else {
+            warn!("response without usable core headers dropped");
+            return;
+        };
+        let code = response.code.into_u16();
+        if let Some(branch) = core.branch() {
+            if self.registration_response(now, branch, &response) {
+                return;
+            }
+            if self.client_transaction_response(branch, code) {
+                self.reap();
+                return;
+            }
+            if self.gsm_to_voip_response(now, branch, &response) {
+                self.reap();
+                return;
+            }
+        }
+        if code >= 200 {
+            self.bye_answered(core.branch().unwrap_or_default(), code);
+            self.reap();
+        }
+    }
+
+    // ------------------------------------------------------------------ modem input
+
+    /// An unsolicited event from the module of `line`.
+    pub fn handle_modem_event(&mut self, now: Instant, line: LineId, event: ModemEvent) {
+        match event {
+            ModemEvent::CallAlerting { index } => self.gsm_alerting(now, line, index),
+            ModemEvent::CallConnected { index } => self.gsm_connected(now, line, index),
+            ModemEvent::CallReleased { cause, .. } => self.gsm_released(now, line, cause),
+            ModemEvent::DtmfReceived { digit } => self.dtmf_from_gsm(now, line, digit),
+            ModemEvent::IncomingCall { caller, .. } => self.incoming_gsm_call(now, line, caller),
+            ModemEvent::RegistrationChanged(reg) => {
+                if let Some(state) = self.lines.get_mut(line) {
+                    state.gsm_registered = reg.state.is_registered();
+                }
+            }
+            ModemEvent::SimChanged(sim) => {
+                if let Some(state) = self.lines.get_mut(line) {
+                    state.module_ready = sim == cellgate_hal::SimState::Ready;
+                }
+            }
+            ModemEvent::ModuleRestarted => {
+                self.gsm_released(now, line, ReleaseCause::TEMPORARY_FAILURE);
+            }
+            ModemEvent::ModuleLost { reason } => {
+                warn!(%line, %reason, "module lost");
+                self.gsm_released(now, line, ReleaseCause::NETWORK_OUT_OF_ORDER);
+                if let Some(state) = self.lines.get_mut(line) {
+                    state.module_ready = false;
+                }
+            }
+            other => debug!(%line, event = ?other, "module event not handled yet"),
+        }
+    }
+
+    /// The GSM leg on `line` is gone.
+    fn gsm_released(&mut self, now: Instant, line: LineId, cause: ReleaseCause) {
+        match self.inbound_on(line) {
+            Some(id) => {
+                self.inbound_gsm_released(now, id);
+                self.reap();
+            }
+            None => self.outbound_gsm_released(now, line, cause),
+        }
+    }
+
+    /// Result of a command issued through [`Output::Modem`].
+    pub fn handle_command_result(
+        &mut self,
+        now: Instant,
+        line: LineId,
+        call: Option<CallRef>,
+        command: &ModemCommand,
+        result: Result<Option<u8>, HalError>,
+    ) {
+        match (command, result) {
+            (ModemCommand::Dial(_), Ok(index)) => {
+                if let Some(c) = call.and_then(|id| self.calls.get_mut(&id)) {
+                    c.gsm_index = index.or(c.gsm_index);
+                }
+            }
+            (ModemCommand::Dial(number), Err(e)) => self.dial_failed(now, line, call, number, e),
+            (ModemCommand::Answer, Err(e)) => {
+                warn!(%line, error = %e, "answering the GSM call failed");
+                if let Some(id) = call.filter(|id| self.inbound.contains_key(id)) {
+                    self.inbound_gsm_released(now, id);
+                }
+            }
+            (ModemCommand::Answer, Ok(_)) => {}
+            (ModemCommand::SendDtmf(digit), Err(e)) => {
+                warn!(%line, %digit, error = %e, "DTMF to the module failed");
+            }
+            (ModemCommand::SendDtmf(_), Ok(_)) => {}
+            (ModemCommand::HangUp, result) => {
+                if let Err(e) = result {
+                    warn!(%line, error = %e, "hang-up failed");
+                }
+                let inbound = call.and_then(|id| self.inbound.get_mut(&id));
+                if let Some(c) = inbound.filter(|c| !c.gsm_done) {
+                    c.gsm_done = true;
+                    self.lines.release(line);
+                }
+                let outbound = call.and_then(|id| self.calls.get_mut(&id));
+                if let Some(c) = outbound.filter(|c| !c.gsm_done) {
+                    c.gsm_done = true;
+                    self.lines.release(line);
+                }
+            }
+        }
+        self.reap();
+    }
+
+    // ------------------------------------------------------------------ time
+
+    /// Drives retransmissions and timeouts due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.responses.expire(now);
+        self.registration_timeouts(now);
+        self.keepalive_timeouts(now);
+        self.client_transaction_timeouts(now);
+        self.inbound_timeouts(now);
+        self.outbound_timeouts(now);
+        self.reap();
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    fn transmit(&mut self, to: SocketAddr, payload: Bytes) {
+        self.output.push_back(Output::Transmit { to, payload });
+    }
+
+    /// Asks the shell to hang up the module of `line` for call `id`.
+    fn hang_up(&mut self, line: LineId, id: CallRef) {
+        self.output.push_back(Output::Modem {
+            line,
+            call: Some(id),
+            command: ModemCommand::HangUp,
+        });
+    }
+
+    /// A fresh engine-wide call handle.
+    fn next_call_ref(&mut self) -> CallRef {
+        let id = CallRef(self.next_call);
+        self.next_call += 1;
+        id
+    }
+
+    /// Drops calls with nothing left to do and frees the lines of finished GSM -> SIP
+    /// calls.
+    fn reap(&mut self) {
+        self.calls.retain(|_, c| !c.finished());
+        let lines = &mut self.lines;
+        self.inbound.retain(|_, c| {
+            if c.finished() {
+                lines.release(c.line);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    fn rtp_port(&self, line: LineId) -> u16 {
+        self.config
+            .rtp_base_port
+            .saturating_add(2 * line.0.saturating_sub(1))
+    }
+}
