@@ -352,7 +352,7 @@ mod tests {
                     ssrc: 7,
                 };
                 // Alternate 0 / 10 ms extra delay: |D| = 80 units each time.
-                let extra = if i % 2 == 0 { 0 } else { 10 };
+                let extra = if i.is_multiple_of(2) { 0 } else { 10 };
                 s.on_packet(&h, t0 + Duration::from_millis(u64::from(i * 20 + extra)));
             }
             seq = seq.wrapping_add(1);

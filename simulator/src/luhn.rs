@@ -12,7 +12,7 @@ pub fn check_digit(digits: &str) -> u8 {
         .map(|b| u32::from(b - b'0'))
         .enumerate()
     {
-        let v = if i % 2 == 0 {
+        let v = if i.is_multiple_of(2) {
             let x = d * 2;
             if x > 9 {
                 x - 9
