@@ -16,7 +16,7 @@ fn clcc_answer() -> Vec<u8> {
             i % 2,
             i % 6
         ));
-        if i.is_multiple_of(5) {
+        if i % 5 == 0 {
             s.push_str("\r\n+CREG: 1,\"1A2B\",\"00C4\"\r\n\r\nRING\r\n");
         }
     }
