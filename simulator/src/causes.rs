@@ -17,6 +17,7 @@ const CAUSE_TEXTS: &[(u8, &str)] = &[
     (17, "User busy"),
     (18, "No user responding"),
     (19, "User alerting, no answer"),
+    (20, "Subscriber absent"),
     (21, "Call rejected"),
     (27, "Destination out of order"),
     (28, "Invalid number format (incomplete number)"),

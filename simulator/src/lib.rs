@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audio;
 pub mod causes;
 pub mod clock;
 pub mod faults;
@@ -27,11 +28,13 @@ pub mod smsc;
 pub mod transcript;
 mod ussd;
 
+pub use audio::{AudioConfig, SimAudio};
 pub use faults::Fault;
 pub use modem::{ModuleProfile, Quirks};
 pub use network::{CallSnapshot, CallState, Network, NetworkConfig, SimError, SERIAL_BUFFER_BYTES};
 pub use numbering::{CalleeBehaviour, NumberRule, NumberingPlan};
 pub use operator::{Cell, Operator, UssdMenu, UssdReply};
+pub use phone::{PhoneBehaviour, PhoneSound};
 pub use sim_card::SimCard;
 pub use sim_card::{SimLock, SmsStatus, StoredSms};
 pub use smsc::{SmsOptions, SmscMessage, SmscText};

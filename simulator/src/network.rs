@@ -2,11 +2,11 @@
 //! and the timers that move calls along. All state sits behind one mutex that is never held
 //! across an `.await`; call progress runs in small tokio tasks on the (virtual) tokio clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use cellgate_hal::{CallDirection, CallStatus, ReleaseCause};
+use cellgate_hal::{CallDirection, CallStatus, PcmFrame, ReleaseCause};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use thiserror::Error;
@@ -14,6 +14,7 @@ use tokio::io::DuplexStream;
 use tokio::sync::mpsc;
 use tokio::time::{sleep, Instant};
 
+use crate::audio::{AudioConfig, SimAudio};
 use crate::causes::cause_text;
 use crate::clock::SimClock;
 use crate::faults::Fault;
@@ -21,7 +22,7 @@ use crate::luhn;
 use crate::modem::{Modem, ModuleProfile, Notice};
 use crate::numbering::{CallStep, NumberingPlan, ReleaseUrc};
 use crate::operator::{default_cells, default_operators, Cell, Operator};
-use crate::phone::{self, CallerBehaviour};
+use crate::phone::{self, CallerBehaviour, PhoneBehaviour, PhoneState};
 use crate::sim_card::SimCard;
 use crate::smsc::Smsc;
 use crate::transcript::Transcript;
@@ -184,6 +185,25 @@ pub(crate) struct NetworkState {
     pub(crate) smsc: Smsc,
     pub(crate) ussd: BTreeMap<u16, crate::ussd::Session>,
     pub(crate) ussd_generation: u64,
+    phones: BTreeMap<String, PhoneState>,
+    pub(crate) audio_config: AudioConfig,
+    audio_open: BTreeMap<u16, u64>,
+    next_audio_gen: u64,
+    audio_inbox: BTreeMap<u16, VecDeque<PcmFrame>>,
+}
+
+/// Where the audio of a line's active call goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FarEnd {
+    /// An outside phone (its key, see [`phone_key`]).
+    Phone(String),
+    /// Another gateway line.
+    Line(u16),
+}
+
+/// The key of a phone in the network's phone table: its digits without a leading `+`.
+pub(crate) fn phone_key(number: &str) -> String {
+    phone::normalise(number).trim_start_matches('+').to_owned()
 }
 
 /// Radio conditions of one line.
@@ -231,6 +251,8 @@ struct Call {
     remote: String,
     direction: CallDirection,
     state: CallState,
+    /// The other gateway line of a line-to-line call.
+    peer_line: Option<u16>,
 }
 
 impl Call {
@@ -327,12 +349,80 @@ impl NetworkState {
             remote: remote.to_owned(),
             direction,
             state,
+            peer_line: None,
         });
         Some(id)
     }
 }
 
 impl NetworkState {
+    /// The programmed behaviour of a phone, if any.
+    fn phone_behaviour(&self, number: &str) -> Option<PhoneBehaviour> {
+        self.phones
+            .get(&phone_key(number))
+            .and_then(|p| p.behaviour.clone())
+    }
+
+    /// A call connected: the far-end phone restarts its sound; returns its program (hang
+    /// up, DTMF) for [`Network::phone_program`].
+    fn connected(&mut self, pos: usize) -> Option<(u64, String, PhoneBehaviour)> {
+        let call = self.calls.get(pos)?;
+        if call.peer_line.is_some() {
+            return None;
+        }
+        let (id, remote) = (call.id, call.remote.clone());
+        let p = self.phones.entry(phone_key(&remote)).or_default();
+        p.played = 0;
+        p.dtmf_out.clear();
+        let b = p.behaviour.clone()?;
+        (b.hang_up_after.is_some() || !b.dtmf.is_empty()).then_some((id, remote, b))
+    }
+
+    pub(crate) fn audio_is_current(&self, line: u16, generation: u64) -> bool {
+        self.audio_open.get(&line) == Some(&generation)
+    }
+
+    /// The far end of `line`'s active call, if it has one.
+    pub(crate) fn far_end(&self, line: u16) -> Option<FarEnd> {
+        let call = self
+            .calls
+            .iter()
+            .find(|c| c.line == line && c.state == CallState::Active)?;
+        Some(match call.peer_line {
+            Some(l) => FarEnd::Line(l),
+            None => FarEnd::Phone(phone_key(&call.remote)),
+        })
+    }
+
+    /// A frame from the gateway reaches the far end.
+    pub(crate) fn audio_deliver(&mut self, to: &FarEnd, frame: PcmFrame) {
+        match to {
+            FarEnd::Phone(key) => self
+                .phones
+                .entry(key.clone())
+                .or_default()
+                .recording
+                .extend_from_slice(&frame),
+            FarEnd::Line(l) => {
+                let inbox = self.audio_inbox.entry(*l).or_default();
+                if inbox.len() < crate::audio::CHANNEL_FRAMES {
+                    inbox.push_back(frame);
+                }
+            }
+        }
+    }
+
+    /// The far end's next frame towards `line`.
+    pub(crate) fn far_end_frame(&mut self, line: u16, far: &FarEnd) -> Option<PcmFrame> {
+        match far {
+            FarEnd::Phone(key) => Some(self.phones.entry(key.clone()).or_default().next_frame()),
+            FarEnd::Line(_) => self
+                .audio_inbox
+                .get_mut(&line)
+                .and_then(VecDeque::pop_front),
+        }
+    }
+
     /// Index of the cell a SIM camps on: the first of its home operator, else the first.
     pub(crate) fn home_cell(&self, sim: &SimCard) -> usize {
         self.config
@@ -398,6 +488,11 @@ impl Network {
                 next_call_id: 1,
                 next_attach_id: 1,
                 events: Vec::new(),
+                phones: BTreeMap::new(),
+                audio_config: AudioConfig::default(),
+                audio_open: BTreeMap::new(),
+                next_audio_gen: 1,
+                audio_inbox: BTreeMap::new(),
             })),
         }
     }
@@ -631,6 +726,133 @@ impl Network {
         Ok(())
     }
 
+    // ---- audio and programmable phones ----
+
+    /// The [`cellgate_hal::AudioHal`] of this network's lines.
+    pub fn audio(&self) -> SimAudio {
+        SimAudio::new(self.clone())
+    }
+
+    /// Sets loss and delay of every line's voice path (channels already open included).
+    pub fn set_audio(&self, config: AudioConfig) {
+        let mut st = self.state();
+        st.audio_config = config;
+        st.log(format!(
+            "audio loss {:.3}, delay {} ms",
+            config.loss,
+            config.delay.as_millis()
+        ));
+    }
+
+    /// Opens `line`'s audio: returns the channel generation and the network seed, or
+    /// `None` if the line has no modem.
+    pub(crate) fn audio_open(&self, line: u16) -> Option<(u64, u64)> {
+        let mut st = self.state();
+        st.lines.get(&line)?;
+        let generation = st.next_audio_gen;
+        st.next_audio_gen += 1;
+        st.audio_open.insert(line, generation);
+        st.audio_inbox.remove(&line);
+        Some((generation, st.config.seed))
+    }
+
+    /// Closes `line`'s audio (its clock task ends at the next tick).
+    pub(crate) fn audio_close(&self, line: u16) {
+        let mut st = self.state();
+        st.audio_open.remove(&line);
+        st.audio_inbox.remove(&line);
+    }
+
+    /// Everything the phone `number` has heard from the gateway so far (8 kHz s16 mono),
+    /// over all its calls.
+    pub fn phone_recording(&self, number: &str) -> Vec<i16> {
+        self.state()
+            .phones
+            .get(&phone_key(number))
+            .map(|p| p.recording.clone())
+            .unwrap_or_default()
+    }
+
+    /// Programs the phone `number`: how it answers gateway calls (overriding the numbering
+    /// plan), when it hangs up, the DTMF it sends and what it plays.
+    pub fn set_phone(&self, number: &str, behaviour: PhoneBehaviour) {
+        let mut st = self.state();
+        st.log(format!(
+            "phone {} programmed: {}",
+            phone::normalise(number),
+            behaviour.callee.label()
+        ));
+        st.phones.entry(phone_key(number)).or_default().behaviour = Some(behaviour);
+    }
+
+    /// The phone `number` sends DTMF `digits` into its active call: in-band tones in its
+    /// audio, and `+QTONEDET: <ascii>` on modems with `AT+QTONEDET=1`.
+    pub fn phone_sends_dtmf(&self, number: &str, digits: &str) -> Result<(), SimError> {
+        let mut st = self.state();
+        let Some(pos) = st.calls.iter().position(|c| {
+            c.state == CallState::Active
+                && c.peer_line.is_none()
+                && phone::same_number(&c.remote, number)
+        }) else {
+            return Err(SimError::NoSuchCall(number.to_owned()));
+        };
+        let (line, label) = (st.calls[pos].line, st.calls[pos].label());
+        st.log(format!("{label}: phone sends DTMF {digits}"));
+        let samples = phone::dtmf_samples(digits);
+        st.phones
+            .entry(phone_key(number))
+            .or_default()
+            .dtmf_out
+            .extend(samples);
+        for c in digits.chars().filter(|c| phone::dtmf_freqs(*c).is_some()) {
+            st.notify(line, Notice::Dtmf(c));
+        }
+        Ok(())
+    }
+
+    /// Runs a connected phone's program: DTMF at their times, then the hang-up.
+    async fn phone_program(self, call_id: u64, number: String, behaviour: PhoneBehaviour) {
+        let start = Instant::now();
+        let mut steps: Vec<(Duration, Option<String>)> = behaviour
+            .dtmf
+            .iter()
+            .map(|(t, d)| (*t, Some(d.clone())))
+            .collect();
+        if let Some(t) = behaviour.hang_up_after {
+            steps.push((t, None));
+        }
+        steps.sort_by_key(|(t, d)| (*t, d.is_none()));
+        for (at, step) in steps {
+            tokio::time::sleep_until(start + at).await;
+            if self.state().call_pos(call_id).is_none() {
+                return;
+            }
+            match step {
+                Some(digits) => {
+                    let _ = self.phone_sends_dtmf(&number, &digits);
+                }
+                None => {
+                    let mut st = self.state();
+                    if let Some(pos) = st.call_pos(call_id) {
+                        st.release(
+                            pos,
+                            ReleaseCause::NORMAL_CLEARING,
+                            Some(ReleaseUrc::NoCarrier),
+                            "by the phone",
+                        );
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn spawn_program(&self, program: Option<(u64, String, PhoneBehaviour)>) {
+        if let Some((id, number, b)) = program {
+            tokio::spawn(self.clone().phone_program(id, number, b));
+        }
+    }
+
     /// Injects a fault into `line`'s modem or radio (see [`Fault`]).
     pub fn inject(&self, line: u16, fault: Fault) -> Result<(), SimError> {
         crate::faults::inject(self, line, fault)
@@ -726,6 +948,9 @@ impl Network {
                 st.calls[pos].state = CallState::Active;
                 st.log(format!("{label}: answered"));
                 st.notify(line, Notice::Connected);
+                let program = st.connected(pos);
+                drop(st);
+                self.spawn_program(program);
                 true
             }
             CallStep::Release { cause, urc } => {
@@ -925,7 +1150,10 @@ impl Network {
             if st.calls.iter().any(|c| c.line == line) {
                 return Err(DialRefused::LineBusy);
             }
-            let behaviour = st.config.numbering.resolve(number).clone();
+            let behaviour = match st.phone_behaviour(number) {
+                Some(b) => b.callee,
+                None => st.config.numbering.resolve(number).clone(),
+            };
             let id = st
                 .new_call(
                     line,
@@ -961,6 +1189,9 @@ impl Network {
         st.calls[pos].state = CallState::Active;
         let label = st.calls[pos].label();
         st.log(format!("{label}: answered"));
+        let program = st.connected(pos);
+        drop(st);
+        self.spawn_program(program);
         true
     }
 

@@ -40,6 +40,11 @@ pub enum CalleeBehaviour {
         /// Alerting -> rejection.
         reject_after: Duration,
     },
+    /// The phone is switched off or out of coverage: `NO CARRIER`, cause 20, after `after`.
+    Unreachable {
+        /// Dial -> `NO CARRIER`.
+        after: Duration,
+    },
 }
 
 /// Which URC a modem prints when the network ends a call.
@@ -94,6 +99,13 @@ impl CalleeBehaviour {
                     urc: ReleaseUrc::NoCarrier,
                 },
             )],
+            CalleeBehaviour::Unreachable { after } => vec![(
+                after,
+                CallStep::Release {
+                    cause: ReleaseCause(20),
+                    urc: ReleaseUrc::NoCarrier,
+                },
+            )],
             CalleeBehaviour::NeverAnswers {
                 alert_after,
                 give_up_after,
@@ -131,6 +143,7 @@ impl CalleeBehaviour {
             CalleeBehaviour::Unassigned { .. } => "unassigned",
             CalleeBehaviour::NeverAnswers { .. } => "never answers",
             CalleeBehaviour::Rejects { .. } => "rejects",
+            CalleeBehaviour::Unreachable { .. } => "unreachable",
         }
     }
 }

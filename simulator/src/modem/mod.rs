@@ -74,6 +74,8 @@ pub(crate) enum Notice {
     Signal,
     /// A fault to apply to the module itself.
     Fault(Fault),
+    /// The far end sent a DTMF digit (`+QTONEDET` with `AT+QTONEDET=1`).
+    Dtmf(char),
 }
 
 /// How one command ended.
@@ -709,6 +711,12 @@ impl Modem {
                 }
             }
             Notice::Fault(f) => self.on_fault(f),
+            Notice::Dtmf(c) => {
+                let on = self.settings.plain.get("+QTONEDET").map(String::as_str) == Some("1");
+                if on {
+                    self.urc(&format!("+QTONEDET: {}", u32::from(c)));
+                }
+            }
         }
     }
 
