@@ -116,6 +116,42 @@ pub struct SipSection {
     /// Also accept SIP over TCP on the listen port (answers go back on the connection).
     #[serde(default)]
     pub tcp: bool,
+    /// F-6.4.17: also accept SIP over TLS (`tls = { listen, cert, key }`); absent: off.
+    pub tls: Option<TlsSection>,
+}
+
+/// `[sip] tls = { listen = "0.0.0.0:5061", cert = "cert.pem", key = "key.pem" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// Address of the TLS listener (port 0: a free port).
+    pub listen: SocketAddr,
+    /// PEM certificate chain, leaf first (relative paths: from the working directory).
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl TlsSection {
+    /// Reads the certificate and key; the error names the key and the file.
+    pub fn server_config(
+        &self,
+    ) -> Result<std::sync::Arc<cellgate_engine::tls::ServerConfig>, String> {
+        use cellgate_engine::tls::{server_config, TlsSetupError};
+        server_config(&self.cert, &self.key).map_err(|e| match e {
+            TlsSetupError::Certificate { path, reason } => {
+                format!("sip.tls.cert = {:?}: {reason}", path.display().to_string())
+            }
+            TlsSetupError::Key { path, reason } => {
+                format!("sip.tls.key = {:?}: {reason}", path.display().to_string())
+            }
+            TlsSetupError::Pair { cert, key, reason } => format!(
+                "sip.tls.cert = {:?} and sip.tls.key = {:?} do not make a usable pair: {reason}",
+                cert.display().to_string(),
+                key.display().to_string()
+            ),
+        })
+    }
 }
 
 /// F-6.4.1 local port mode.
@@ -385,7 +421,15 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text, path)
+        let config = Self::parse(&text, path)?;
+        if let Some(tls) = &config.sip.tls {
+            tls.server_config()
+                .map_err(|message| ConfigError::Invalid {
+                    path: path.to_owned(),
+                    message,
+                })?;
+        }
+        Ok(config)
     }
 
     /// Parses and validates configuration text; `path` is only used in messages.
@@ -824,6 +868,18 @@ mod tests {
         let err =
             parse("[sip]\nlisten = \"192.0.2.1:5060\"\nlocal_port = \"sometimes\"\n").unwrap_err();
         assert!(err.to_string().contains("local_port"), "{err}");
+        let c = parse(
+            "[sip]\nlisten = \"192.0.2.1:5060\"\ntls = { listen = \"0.0.0.0:5061\", cert = \"c.pem\", key = \"k.pem\" }\n",
+        )
+        .unwrap();
+        let tls = c.sip.tls.as_ref().unwrap();
+        assert_eq!(tls.listen.port(), 5061);
+        assert_eq!(tls.cert, std::path::Path::new("c.pem"));
+        let err = parse(
+            "[sip]\nlisten = \"192.0.2.1:5060\"\ntls = { listen = \"0.0.0.0:5061\", cert = \"c.pem\" }\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("key"), "{err}");
     }
 
     #[test]

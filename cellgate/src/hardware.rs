@@ -111,5 +111,14 @@ pub async fn bind_sip(
         transport = transport.with_tcp().await?;
         info!(%local, "SIP over TCP accepted too");
     }
+    if let Some(tls) = &sip.tls {
+        let server = tls.server_config()?;
+        transport = transport
+            .with_tls(tls.listen, server)
+            .await
+            .map_err(|e| format!("sip.tls.listen = {}: {e}", tls.listen))?;
+        let tls_local = transport.tls_local_addr().unwrap_or(tls.listen);
+        info!(listen = %tls_local, "SIP over TLS accepted too");
+    }
     Ok((transport, local))
 }

@@ -14,6 +14,7 @@ pub mod lines;
 pub mod runtime;
 pub mod sip;
 pub mod stun;
+pub mod tls;
 pub mod transport;
 pub mod trust;
 

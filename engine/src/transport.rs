@@ -1,5 +1,6 @@
-//! Datagram transports for SIP: a UDP socket, or an in-memory pipe so tests and the
-//! simulation run the very same shell on a virtual clock without touching the network.
+//! Datagram transports for SIP: a UDP socket (with TCP and TLS listeners beside it when
+//! asked), or an in-memory pipe so tests and the simulation run the very same shell on a
+//! virtual clock without touching the network.
 
 use std::collections::HashMap;
 use std::io;
@@ -11,6 +12,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
 use crate::sip::message::MAX_DATAGRAM;
+use crate::tls::{ServerConfig, TlsAcceptor, HANDSHAKE_TIMEOUT};
 
 /// A datagram with its peer address (source when received, destination when sent).
 pub type Datagram = (SocketAddr, Bytes);
@@ -56,7 +58,7 @@ pub enum SipTransport {
     Udp(UdpSocket),
     /// An in-memory pipe.
     Memory(MemoryTransport),
-    /// UDP plus a TCP listener on the same port (RFC 3261 §18).
+    /// UDP plus stream listeners: TCP on the same port (RFC 3261 §18) and/or TLS.
     UdpTcp(UdpTcp),
 }
 
@@ -146,36 +148,67 @@ pub const MAX_STREAM_CONNECTIONS: usize = 256;
 
 type Writers = Arc<Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>>>;
 
-/// UDP plus TCP on one port. Messages from a TCP connection are handed on with the
-/// connection's peer address as their source; anything sent to that address goes back
-/// on the same connection (connection reuse, RFC 3261 §18.2.2); other destinations
-/// get UDP.
+/// UDP plus stream listeners (TCP on the UDP port, TLS on its own address). Messages
+/// from a stream connection are handed on with the connection's peer address as their
+/// source; anything sent to that address goes back on the same connection (connection
+/// reuse, RFC 3261 §18.2.2); other destinations get UDP.
 #[derive(Debug)]
 pub struct UdpTcp {
     udp: UdpSocket,
     inbound: mpsc::UnboundedReceiver<Datagram>,
+    inbound_tx: mpsc::UnboundedSender<Datagram>,
     writers: Writers,
-    acceptor: tokio::task::JoinHandle<()>,
+    acceptors: Vec<tokio::task::JoinHandle<()>>,
+    tls_addr: Option<SocketAddr>,
 }
 
 impl Drop for UdpTcp {
     fn drop(&mut self) {
-        self.acceptor.abort();
+        for acceptor in &self.acceptors {
+            acceptor.abort();
+        }
     }
 }
 
 impl UdpTcp {
     /// Serves stream connections of `listener` beside `udp`.
     pub fn new(udp: UdpSocket, listener: TcpListener) -> Self {
-        let (tx, inbound) = mpsc::unbounded_channel();
-        let writers: Writers = Arc::default();
-        let acceptor = tokio::spawn(accept_loop(listener, tx, writers.clone()));
+        let mut transport = Self::udp_only(udp);
+        transport.listen(listener, None);
+        transport
+    }
+
+    fn udp_only(udp: UdpSocket) -> Self {
+        let (inbound_tx, inbound) = mpsc::unbounded_channel();
         Self {
             udp,
             inbound,
-            writers,
-            acceptor,
+            inbound_tx,
+            writers: Arc::default(),
+            acceptors: Vec::new(),
+            tls_addr: None,
         }
+    }
+
+    fn listen(&mut self, listener: TcpListener, tls: Option<TlsAcceptor>) {
+        self.acceptors.push(tokio::spawn(accept_loop(
+            listener,
+            self.inbound_tx.clone(),
+            self.writers.clone(),
+            tls,
+        )));
+    }
+
+    /// Serves TLS connections of `listener` with `config` (F-6.4.17).
+    pub fn add_tls(&mut self, listener: TcpListener, config: Arc<ServerConfig>) -> io::Result<()> {
+        self.tls_addr = Some(listener.local_addr()?);
+        self.listen(listener, Some(TlsAcceptor::from(config)));
+        Ok(())
+    }
+
+    /// The address of the TLS listener, if there is one.
+    pub fn tls_local_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// Peers with an open stream connection.
@@ -192,34 +225,71 @@ fn lock(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Accepts connections of `listener` (TLS ones when `tls` is set) and serves each in
+/// its own task. TCP and TLS connections count against one limit.
 async fn accept_loop(
     listener: TcpListener,
     inbound: mpsc::UnboundedSender<Datagram>,
     writers: Writers,
+    tls: Option<TlsAcceptor>,
 ) {
+    let kind = if tls.is_some() { "TLS" } else { "TCP" };
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, "SIP TCP accept failed");
+                tracing::warn!(error = %e, "SIP {kind} accept failed");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
         };
         if lock(&writers).len() >= MAX_STREAM_CONNECTIONS {
-            tracing::warn!(%peer, "too many SIP TCP connections: refused");
+            tracing::warn!(%peer, "too many SIP stream connections: {kind} refused");
             continue;
         }
         let _ = stream.set_nodelay(true);
         let (tx, rx) = mpsc::unbounded_channel();
         lock(&writers).insert(peer, tx);
-        tokio::spawn(serve_stream(
-            stream,
-            peer,
-            inbound.clone(),
-            rx,
-            writers.clone(),
-        ));
+        match &tls {
+            None => tokio::spawn(serve_stream(
+                stream,
+                peer,
+                inbound.clone(),
+                rx,
+                writers.clone(),
+            )),
+            Some(acceptor) => tokio::spawn(serve_tls(
+                acceptor.clone(),
+                stream,
+                peer,
+                inbound.clone(),
+                rx,
+                writers.clone(),
+            )),
+        };
+    }
+}
+
+/// Completes the TLS handshake (within [`HANDSHAKE_TIMEOUT`]), then serves the
+/// connection like a TCP one. A failed handshake only closes this connection.
+async fn serve_tls(
+    acceptor: TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    inbound: mpsc::UnboundedSender<Datagram>,
+    outbound: mpsc::UnboundedReceiver<Bytes>,
+    writers: Writers,
+) {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => serve_stream(tls, peer, inbound, outbound, writers).await,
+        Ok(Err(e)) => {
+            tracing::warn!(%peer, error = %e, "SIP TLS handshake failed");
+            lock(&writers).remove(&peer);
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "SIP TLS handshake timed out");
+            lock(&writers).remove(&peer);
+        }
     }
 }
 
@@ -286,6 +356,27 @@ impl SipTransport {
                 Ok(SipTransport::UdpTcp(UdpTcp::new(udp, listener)))
             }
             other => Ok(other),
+        }
+    }
+
+    /// Adds a TLS listener on `listen` (port 0: a free port, see
+    /// [`SipTransport::tls_local_addr`]) serving with `config` (F-6.4.17). A UDP
+    /// transport becomes [`SipTransport::UdpTcp`]; the in-memory pipe is returned as it is.
+    pub async fn with_tls(self, listen: SocketAddr, config: Arc<ServerConfig>) -> io::Result<Self> {
+        let mut transport = match self {
+            SipTransport::Udp(udp) => UdpTcp::udp_only(udp),
+            SipTransport::UdpTcp(t) => t,
+            memory @ SipTransport::Memory(_) => return Ok(memory),
+        };
+        transport.add_tls(TcpListener::bind(listen).await?, config)?;
+        Ok(SipTransport::UdpTcp(transport))
+    }
+
+    /// The address of the TLS listener, if there is one.
+    pub fn tls_local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            SipTransport::UdpTcp(t) => t.tls_local_addr(),
+            SipTransport::Udp(_) | SipTransport::Memory(_) => None,
         }
     }
 
