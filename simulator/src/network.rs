@@ -30,6 +30,9 @@ use crate::transcript::Transcript;
 /// Size of each direction of a modem's in-memory serial port.
 pub const SERIAL_BUFFER_BYTES: usize = 64 * 1024;
 
+/// Dial -> alerting of a call between two gateway lines.
+const LINE_TO_LINE_SETUP: Duration = Duration::from_millis(100);
+
 /// Most calls a modem holds at once (`+CLCC` ids 1..=7).
 const MAX_CALLS_PER_LINE: u8 = 7;
 
@@ -253,6 +256,25 @@ struct Call {
     state: CallState,
     /// The other gateway line of a line-to-line call.
     peer_line: Option<u16>,
+    /// The call on `peer_line` (the other half of a line-to-line call).
+    peer_call: Option<u64>,
+    /// The caller withheld its number (CLIR): no `+CLIP` / `+CCWA` number.
+    withheld: bool,
+}
+
+/// What happened when the network offered a call to a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Offer {
+    /// The line rings (call id).
+    Ringing(u64),
+    /// The line has a call up: the new one waits (call id).
+    Waiting(u64),
+    /// The SIM diverts the call to this number.
+    Forwarded(String),
+    /// The line is busy and does not forward.
+    Busy,
+    /// The line cannot be reached and does not forward.
+    Unreachable,
 }
 
 impl Call {
@@ -325,6 +347,145 @@ impl NetworkState {
         if let Some(urc) = urc {
             self.notify(call.line, Notice::Released { cause, urc });
         }
+        if let Some(pos) = call.peer_call.and_then(|p| self.call_pos(p)) {
+            let urc = if cause == ReleaseCause::USER_BUSY {
+                ReleaseUrc::Busy
+            } else {
+                ReleaseUrc::NoCarrier
+            };
+            self.release(pos, cause, Some(urc), "(far end released)");
+        }
+    }
+
+    /// Offers a call from `caller` to `line`: ring, wait (call waiting), forward (per the
+    /// SIM's `AT+CCFC` settings), busy or unreachable.
+    fn offer(&mut self, line: u16, caller: &str, withheld: bool) -> Offer {
+        let Some(l) = self.lines.get(&line) else {
+            return Offer::Unreachable;
+        };
+        let fwd = |reason: u8| {
+            l.sim
+                .as_ref()
+                .and_then(|s| s.forwarding.get(&reason).cloned())
+        };
+        if let Some(n) = fwd(0) {
+            return Offer::Forwarded(n);
+        }
+        let registered = l.link.is_some() && l.sim.is_some() && matches!(l.radio.reg_stat, 1 | 5);
+        if !registered {
+            if let Some(n) = fwd(3) {
+                return Offer::Forwarded(n);
+            }
+            if l.link.is_none() {
+                return Offer::Unreachable;
+            }
+        }
+        let waiting_ok = l.sim.as_ref().is_some_and(|s| s.call_waiting);
+        let busy_fwd = fwd(1);
+        let on_line: Vec<CallState> = self
+            .calls
+            .iter()
+            .filter(|c| c.line == line)
+            .map(|c| c.state)
+            .collect();
+        let state = if on_line.is_empty() {
+            CallState::Incoming
+        } else if waiting_ok
+            && on_line
+                .iter()
+                .all(|s| matches!(s, CallState::Active | CallState::Held))
+        {
+            CallState::Waiting
+        } else {
+            return busy_fwd.map_or(Offer::Busy, Offer::Forwarded);
+        };
+        let Some(id) = self.new_call(line, caller, CallDirection::MobileTerminated, state) else {
+            return busy_fwd.map_or(Offer::Busy, Offer::Forwarded);
+        };
+        if let Some(pos) = self.call_pos(id) {
+            self.calls[pos].withheld = withheld;
+        }
+        if state == CallState::Waiting {
+            self.log(format!("line{line} MT call from {caller}: waiting"));
+            self.notify(
+                line,
+                Notice::Waiting {
+                    caller: (!withheld).then(|| caller.to_owned()),
+                },
+            );
+            Offer::Waiting(id)
+        } else {
+            self.log(format!("line{line} MT call from {caller}: ringing"));
+            Offer::Ringing(id)
+        }
+    }
+
+    /// Follows an offer through forwards to gateway lines (at most 5 hops). Returns the
+    /// final offer and the line it landed on.
+    fn offer_following(&mut self, line: u16, caller: &str, withheld: bool) -> (Offer, u16) {
+        let mut line = line;
+        for _ in 0..5 {
+            let offer = self.offer(line, caller, withheld);
+            let Offer::Forwarded(n) = &offer else {
+                return (offer, line);
+            };
+            self.log(format!("line{line} forwards the call from {caller} to {n}"));
+            match self.line_of_number(n) {
+                Some(next) if next != line => line = next,
+                _ => return (offer, line),
+            }
+        }
+        (Offer::Busy, line)
+    }
+
+    /// Points the caller's half of a line-to-line call (`peer`) at the call `offer` made;
+    /// releases it if the offer did not reach a line.
+    fn link_peer(&mut self, peer: Option<u64>, offer: &Option<Offer>) {
+        let Some(peer) = peer else {
+            return;
+        };
+        let Some(ppos) = self.call_pos(peer) else {
+            return;
+        };
+        match offer {
+            Some(Offer::Ringing(id) | Offer::Waiting(id)) => {
+                let peer_line = self.calls[ppos].line;
+                self.calls[ppos].peer_call = Some(*id);
+                if let Some(pos) = self.call_pos(*id) {
+                    self.calls[ppos].peer_line = Some(self.calls[pos].line);
+                    self.calls[pos].peer_call = Some(peer);
+                    self.calls[pos].peer_line = Some(peer_line);
+                }
+            }
+            Some(Offer::Busy) => self.release(
+                ppos,
+                ReleaseCause::USER_BUSY,
+                Some(ReleaseUrc::Busy),
+                "(far end busy)",
+            ),
+            _ => self.release(
+                ppos,
+                ReleaseCause(20),
+                Some(ReleaseUrc::NoCarrier),
+                "(far end not reachable)",
+            ),
+        }
+    }
+
+    /// A ringing or waiting call is accepted: it connects, and so does its caller's half
+    /// of a line-to-line call.
+    fn accept(&mut self, pos: usize) -> Option<(u64, String, PhoneBehaviour)> {
+        self.calls[pos].state = CallState::Active;
+        let label = self.calls[pos].label();
+        self.log(format!("{label}: answered"));
+        if let Some(ppos) = self.calls[pos].peer_call.and_then(|p| self.call_pos(p)) {
+            self.calls[ppos].state = CallState::Active;
+            let (pl, plabel) = (self.calls[ppos].line, self.calls[ppos].label());
+            self.log(format!("{plabel}: answered"));
+            self.notify(pl, Notice::Connected);
+            return None;
+        }
+        self.connected(pos)
     }
 
     fn free_index(&self, line: u16) -> Option<u8> {
@@ -350,6 +511,8 @@ impl NetworkState {
             direction,
             state,
             peer_line: None,
+            peer_call: None,
+            withheld: false,
         });
         Some(id)
     }
@@ -577,31 +740,39 @@ impl Network {
     /// `+CLIP` when enabled) every 3 s until answered with `ATA`, until the phone hangs up
     /// ([`Network::phone_hangs_up`]) or until it gives up after 30 s (`NO CARRIER`).
     pub fn phone_calls_line(&self, caller: &str, line: u16) -> Result<(), SimError> {
+        self.phone_calls_line_with(caller, line, false)
+    }
+
+    /// Like [`Network::phone_calls_line`]; `withheld` hides the caller's number (CLIR):
+    /// `+CLIP: "",128`. The line's SIM applies its forwarding (`AT+CCFC`) and call waiting
+    /// (`+CCWA` while a call is up); `LineBusy` when the line is busy and does not forward.
+    pub fn phone_calls_line_with(
+        &self,
+        caller: &str,
+        line: u16,
+        withheld: bool,
+    ) -> Result<(), SimError> {
         let caller = phone::normalise(caller);
         if caller.trim_start_matches('+').is_empty() {
             return Err(SimError::InvalidNumber(caller));
         }
-        let (call_id, behaviour) = {
+        let (offer, behaviour) = {
             let mut st = self.state();
             if st.lines.get(&line).is_none_or(|l| l.link.is_none()) {
                 return Err(SimError::NoSuchLine(line));
             }
-            if st.calls.iter().any(|c| c.line == line) {
-                return Err(SimError::LineBusy(line));
-            }
-            let id = st
-                .new_call(
-                    line,
-                    &caller,
-                    CallDirection::MobileTerminated,
-                    CallState::Incoming,
-                )
-                .ok_or(SimError::LineBusy(line))?;
-            st.log(format!("line{line} MT call from {caller}: ringing"));
-            (id, st.caller)
+            let (offer, _) = st.offer_following(line, &caller, withheld);
+            (offer, st.caller)
         };
-        tokio::spawn(self.clone().ring(call_id, behaviour));
-        Ok(())
+        match offer {
+            Offer::Ringing(id) | Offer::Waiting(id) => {
+                tokio::spawn(self.clone().ring(id, behaviour));
+                Ok(())
+            }
+            Offer::Forwarded(_) => Ok(()),
+            Offer::Busy => Err(SimError::LineBusy(line)),
+            Offer::Unreachable => Err(SimError::NoSuchLine(line)),
+        }
     }
 
     /// The outside phone `number` hangs up all its calls; the gateway modems involved see
@@ -962,39 +1133,92 @@ impl Network {
     }
 
     async fn ring(self, call_id: u64, behaviour: CallerBehaviour) {
+        let mut id = call_id;
+        while let Some(next) = self.ring_once(id, behaviour).await {
+            id = next;
+        }
+    }
+
+    /// Rings one call until it is answered, released or given up; `Some(id)` of the call
+    /// a no-reply forward created on another line.
+    async fn ring_once(&self, call_id: u64, behaviour: CallerBehaviour) -> Option<u64> {
         let started = Instant::now();
+        let (give_up, no_reply) = {
+            let st = self.state();
+            let fwd = st.call_pos(call_id).and_then(|p| {
+                let line = st.calls[p].line;
+                let sim = st.lines.get(&line)?.sim.as_ref()?;
+                let n = sim.forwarding.get(&2)?.clone();
+                Some((Duration::from_secs(u64::from(sim.no_reply_secs)), n))
+            });
+            match fwd {
+                Some((t, n)) if t < behaviour.give_up_after => (t, Some(n)),
+                _ => (behaviour.give_up_after, None),
+            }
+        };
         loop {
             {
                 let st = self.state();
-                let Some(pos) = st.call_pos(call_id) else {
-                    return;
-                };
+                let pos = st.call_pos(call_id)?;
                 let call = &st.calls[pos];
-                if call.state != CallState::Incoming {
-                    return;
+                match call.state {
+                    CallState::Incoming => st.notify(
+                        call.line,
+                        Notice::Ring {
+                            caller: (!call.withheld).then(|| call.remote.clone()),
+                        },
+                    ),
+                    CallState::Waiting => {}
+                    _ => return None,
                 }
-                st.notify(
-                    call.line,
-                    Notice::Ring {
-                        caller: Some(call.remote.clone()),
-                    },
-                );
             }
-            let left = behaviour.give_up_after.saturating_sub(started.elapsed());
+            let left = give_up.saturating_sub(started.elapsed());
             sleep(behaviour.ring_interval.min(left)).await;
-            if started.elapsed() >= behaviour.give_up_after {
-                let mut st = self.state();
-                if let Some(pos) = st.call_pos(call_id) {
-                    if st.calls[pos].state == CallState::Incoming {
-                        st.release(
-                            pos,
-                            ReleaseCause::NORMAL_CLEARING,
-                            Some(ReleaseUrc::NoCarrier),
-                            "(caller gave up)",
-                        );
+            if started.elapsed() >= give_up {
+                let next = {
+                    let mut st = self.state();
+                    let pos = st.call_pos(call_id)?;
+                    if !matches!(
+                        st.calls[pos].state,
+                        CallState::Incoming | CallState::Waiting
+                    ) {
+                        return None;
                     }
-                }
-                return;
+                    match &no_reply {
+                        None => {
+                            st.release(
+                                pos,
+                                ReleaseCause::NORMAL_CLEARING,
+                                Some(ReleaseUrc::NoCarrier),
+                                "(caller gave up)",
+                            );
+                            return None;
+                        }
+                        Some(n) => {
+                            // The caller's half (line-to-line) follows the call.
+                            let peer = st.calls[pos].peer_call.take();
+                            let (line, caller, withheld) = {
+                                let c = &st.calls[pos];
+                                (c.line, c.remote.clone(), c.withheld)
+                            };
+                            st.release(
+                                pos,
+                                ReleaseCause::NORMAL_CLEARING,
+                                Some(ReleaseUrc::NoCarrier),
+                                "(forwarded on no reply)",
+                            );
+                            st.log(format!("line{line} forwards the call from {caller} to {n}"));
+                            let target = st.line_of_number(n).filter(|t| *t != line);
+                            let offer = target.map(|t| st.offer_following(t, &caller, withheld).0);
+                            st.link_peer(peer, &offer);
+                            offer
+                        }
+                    }
+                };
+                return match next {
+                    Some(Offer::Ringing(id) | Offer::Waiting(id)) => Some(id),
+                    _ => None,
+                };
             }
         }
     }
@@ -1136,24 +1360,27 @@ impl Network {
     }
 
     /// A modem dials `number` (already validated and normalised). Returns the call index.
+    /// A number that is another gateway SIM's MSISDN rings that line (its `+CLIP` shows
+    /// this line's MSISDN unless `withheld`).
     pub(crate) fn modem_dial(
         &self,
         line: u16,
         attach_id: u64,
         number: &str,
+        withheld: bool,
     ) -> Result<u8, DialRefused> {
-        let (call_id, index, script) = {
+        let (call_id, index, script, ring) = {
             let mut st = self.state();
             if !st.is_current(line, attach_id) {
                 return Err(DialRefused::Detached);
             }
-            if st.calls.iter().any(|c| c.line == line) {
+            if st
+                .calls
+                .iter()
+                .any(|c| c.line == line && c.state != CallState::Held)
+            {
                 return Err(DialRefused::LineBusy);
             }
-            let behaviour = match st.phone_behaviour(number) {
-                Some(b) => b.callee,
-                None => st.config.numbering.resolve(number).clone(),
-            };
             let id = st
                 .new_call(
                     line,
@@ -1163,13 +1390,48 @@ impl Network {
                 )
                 .ok_or(DialRefused::LineBusy)?;
             let index = st.calls.iter().find(|c| c.id == id).map_or(1, |c| c.index);
-            st.log(format!(
-                "line{line} MO call to {number}: dialing (far end {})",
-                behaviour.label()
-            ));
-            (id, index, behaviour.script())
+            let own = st
+                .lines
+                .get(&line)
+                .and_then(|l| l.sim.as_ref())
+                .map(|s| s.msisdn.clone());
+            let target = st.line_of_number(number).filter(|t| *t != line);
+            if let (Some(target), Some(own)) = (target, own) {
+                st.log(format!(
+                    "line{line} MO call to {number}: dialing (gateway line{target})"
+                ));
+                let (offer, _) = st.offer_following(target, &own, withheld);
+                let ring = match offer {
+                    Offer::Ringing(mt) | Offer::Waiting(mt) => Some(mt),
+                    _ => None,
+                };
+                st.link_peer(Some(id), &Some(offer));
+                // The caller hears ringback once the network has set the call up.
+                let script = if ring.is_some() {
+                    vec![(LINE_TO_LINE_SETUP, CallStep::Alert)]
+                } else {
+                    Vec::new()
+                };
+                (id, index, script, ring)
+            } else {
+                let behaviour = match st.phone_behaviour(number) {
+                    Some(b) => b.callee,
+                    None => st.config.numbering.resolve(number).clone(),
+                };
+                st.log(format!(
+                    "line{line} MO call to {number}: dialing (far end {})",
+                    behaviour.label()
+                ));
+                (id, index, behaviour.script(), None)
+            }
         };
-        tokio::spawn(self.clone().run_script(call_id, script));
+        if let Some(mt) = ring {
+            let caller = self.state().caller;
+            tokio::spawn(self.clone().ring(mt, caller));
+        }
+        if !script.is_empty() {
+            tokio::spawn(self.clone().run_script(call_id, script));
+        }
         Ok(index)
     }
 
@@ -1186,13 +1448,115 @@ impl Network {
         else {
             return false;
         };
-        st.calls[pos].state = CallState::Active;
-        let label = st.calls[pos].label();
-        st.log(format!("{label}: answered"));
-        let program = st.connected(pos);
+        let program = st.accept(pos);
         drop(st);
         self.spawn_program(program);
         true
+    }
+
+    /// `AT+CHLD=<n>[<x>]` (3GPP TS 22.030): 0 releases held calls or rejects the waiting
+    /// one (busy); 1 releases active calls and accepts the held/waiting one; 1x releases
+    /// call x; 2 holds active calls and accepts the held/waiting one (swap); 2x keeps
+    /// only call x active. `false` when there is nothing to do.
+    pub(crate) fn modem_chld(&self, line: u16, attach_id: u64, n: u8, x: Option<u8>) -> bool {
+        let mut st = self.state();
+        if !st.is_current(line, attach_id) {
+            return false;
+        }
+        let ids = |st: &NetworkState, pred: &dyn Fn(&Call) -> bool| -> Vec<u64> {
+            st.calls
+                .iter()
+                .filter(|c| c.line == line && pred(c))
+                .map(|c| c.id)
+                .collect()
+        };
+        let mut programs = Vec::new();
+        let done = match (n, x) {
+            (0, None) => {
+                let waiting = ids(&st, &|c| c.state == CallState::Waiting);
+                let targets = if waiting.is_empty() {
+                    ids(&st, &|c| c.state == CallState::Held)
+                } else {
+                    waiting
+                };
+                let cause = if targets.is_empty() {
+                    None
+                } else if st
+                    .calls
+                    .iter()
+                    .any(|c| c.id == targets[0] && c.state == CallState::Waiting)
+                {
+                    Some(ReleaseCause::USER_BUSY)
+                } else {
+                    Some(ReleaseCause::NORMAL_CLEARING)
+                };
+                for id in &targets {
+                    if let (Some(pos), Some(cause)) = (st.call_pos(*id), cause) {
+                        st.release(pos, cause, None, "by the gateway (AT+CHLD=0)");
+                    }
+                }
+                !targets.is_empty()
+            }
+            (1 | 2, None) => {
+                let active = ids(&st, &|c| c.state == CallState::Active);
+                let waiting = ids(&st, &|c| c.state == CallState::Waiting);
+                let held = ids(&st, &|c| c.state == CallState::Held);
+                for id in &active {
+                    if let Some(pos) = st.call_pos(*id) {
+                        if n == 1 {
+                            st.release(pos, ReleaseCause::NORMAL_CLEARING, None, "by the gateway");
+                        } else {
+                            st.calls[pos].state = CallState::Held;
+                            let label = st.calls[pos].label();
+                            st.log(format!("{label}: held"));
+                        }
+                    }
+                }
+                if let Some(pos) = waiting.first().and_then(|id| st.call_pos(*id)) {
+                    programs.push(st.accept(pos));
+                } else {
+                    for id in &held {
+                        if let Some(pos) = st.call_pos(*id) {
+                            st.calls[pos].state = CallState::Active;
+                            let label = st.calls[pos].label();
+                            st.log(format!("{label}: retrieved"));
+                        }
+                    }
+                }
+                !(active.is_empty() && waiting.is_empty() && held.is_empty())
+            }
+            (1, Some(x)) => match st.calls.iter().position(|c| c.line == line && c.index == x) {
+                Some(pos) => {
+                    st.release(pos, ReleaseCause::NORMAL_CLEARING, None, "by the gateway");
+                    true
+                }
+                None => false,
+            },
+            (2, Some(x)) => {
+                let Some(pos) = st.calls.iter().position(|c| {
+                    c.line == line
+                        && c.index == x
+                        && matches!(c.state, CallState::Active | CallState::Held)
+                }) else {
+                    return false;
+                };
+                for c in st.calls.iter_mut() {
+                    if c.line == line && c.index != x && c.state == CallState::Active {
+                        c.state = CallState::Held;
+                    }
+                }
+                st.calls[pos].state = CallState::Active;
+                let label = st.calls[pos].label();
+                st.log(format!("{label}: active, others held"));
+                true
+            }
+            _ => false,
+        };
+        drop(st);
+        for p in programs {
+            self.spawn_program(p);
+        }
+        done
     }
 
     /// The modem releases all its calls (`ATH`, `AT+CHUP`); returns how many there were.

@@ -163,3 +163,28 @@ async fn programmed_callee_behaviours() {
         ["+CEER: 20,\"Subscriber absent\"", "OK"]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn audio_between_two_gateway_lines() {
+    let net = Network::new(NetworkConfig::default());
+    let mut a = Gw::new(net.attach_modem(1, ModuleProfile::M35));
+    let mut b = Gw::new(net.attach_modem(2, ModuleProfile::M35));
+    a.ready().await;
+    b.ready().await;
+    assert_eq!(a.command("ATD13800000002;").await, ["OK"]);
+    assert_eq!(b.line().await, "RING");
+    assert_eq!(b.command("ATA").await, ["OK"]);
+    let audio = net.audio();
+    let ch1 = audio.open(LineId(1)).await.unwrap();
+    let mut ch2 = audio.open(LineId(2)).await.unwrap();
+    let sent = tone(440.0, 3000, 0, 5 * FRAME_SAMPLES);
+    for f in frames(&sent) {
+        ch1.to_gsm.send(f).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        got.extend_from_slice(&ch2.from_gsm.recv().await.unwrap());
+    }
+    assert_eq!(got, sent);
+}

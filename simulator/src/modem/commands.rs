@@ -126,7 +126,11 @@ fn dial(m: &mut Modem, raw: &str, voice: bool) -> Outcome {
     if !matches!(m.reg_stat(), 1 | 5) {
         return Outcome::Error(AtError::Cme(CME_NO_NETWORK));
     }
-    match m.network().modem_dial(m.line(), m.attach_id(), &number) {
+    let withheld = m.settings().clir == 1;
+    match m
+        .network()
+        .modem_dial(m.line(), m.attach_id(), &number, withheld)
+    {
         Ok(_) => Outcome::Ok,
         Err(DialRefused::LineBusy) => Outcome::Error(AtError::Cme(CME_NOT_ALLOWED)),
         Err(DialRefused::Detached) => Outcome::Error(AtError::Cme(CME_NO_NETWORK)),
@@ -320,6 +324,30 @@ fn extended(m: &mut Modem, name: &str, form: &CommandForm) -> Outcome {
             m.info(&format!("+CEER: {},\"{}\"", cause.0, cause_text(cause)));
         }
         ("+VTS", Set(a)) => return send_dtmf(m, a),
+        ("+CHLD", Set(a)) => {
+            let a = a.trim();
+            let mut chars = a.chars();
+            let n = chars.next().and_then(|c| c.to_digit(10));
+            let rest = chars.as_str();
+            let x = if rest.is_empty() {
+                None
+            } else {
+                match rest.parse::<u8>() {
+                    Ok(x) => Some(x),
+                    Err(_) => return Outcome::Error(AtError::Plain),
+                }
+            };
+            let Some(n @ 0..=2) = n else {
+                return Outcome::Error(AtError::Plain);
+            };
+            if x.is_some() && n == 0 {
+                return Outcome::Error(AtError::Plain);
+            }
+            if !m.network().modem_chld(m.line(), m.attach_id(), n as u8, x) {
+                return Outcome::Error(AtError::Cme(CME_NOT_ALLOWED));
+            }
+        }
+        ("+CHLD", Test) => m.info("+CHLD: (0,1,1x,2,2x)"),
         (_, Set(a)) if data.plain_settings.iter().any(|(n, _)| *n == name) => {
             m.settings_mut().plain.insert(name.to_owned(), a.clone());
         }

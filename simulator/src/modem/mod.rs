@@ -74,6 +74,11 @@ pub(crate) enum Notice {
     Signal,
     /// A fault to apply to the module itself.
     Fault(Fault),
+    /// A second call waits (`+CCWA` with `AT+CCWA=1`).
+    Waiting {
+        /// Caller number (`None`: withheld).
+        caller: Option<String>,
+    },
     /// The far end sent a DTMF digit (`+QTONEDET` with `AT+QTONEDET=1`).
     Dtmf(char),
 }
@@ -711,6 +716,15 @@ impl Modem {
                 }
             }
             Notice::Fault(f) => self.on_fault(f),
+            Notice::Waiting { caller } => {
+                if self.settings.ccwa {
+                    let line = match caller {
+                        Some(c) => format!("+CCWA: \"{c}\",{},1", phone::type_of_number(&c)),
+                        None => "+CCWA: \"\",128,1".to_owned(),
+                    };
+                    self.urc(&line);
+                }
+            }
             Notice::Dtmf(c) => {
                 let on = self.settings.plain.get("+QTONEDET").map(String::as_str) == Some("1");
                 if on {
