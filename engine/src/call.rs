@@ -65,6 +65,8 @@ pub struct OutboundCall {
     pub sdp: (u32, u32),
     /// The caller put the call on hold (its last offer was `sendonly` or `inactive`).
     pub held: bool,
+    /// Our RTP port for this call (0 for refused INVITEs).
+    pub media_port: u16,
 }
 
 impl OutboundCall {
@@ -125,6 +127,8 @@ pub struct InboundCall {
     pub gsm_done: bool,
     /// The SIP leg is finished.
     pub sip_done: bool,
+    /// Our RTP port for this call.
+    pub media_port: u16,
 }
 
 impl InboundCall {

@@ -8,12 +8,18 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
-use cellgate_hal::{DtmfDigit, HalError, LineId, ModemEvent, ModemHal, SimState};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use cellgate_hal::{AudioHal, DtmfDigit, HalError, LineId, ModemEvent, ModemHal, SimState};
+use cellgate_media::bridge::{BridgeConfig, BridgeEvent};
+use cellgate_media::dtmf::{Digit, DtmfAction};
+use cellgate_media::session::{MediaCommand, MediaSession, PortAllocator};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
 
 use crate::call::CallRef;
-use crate::gateway::{Gateway, GatewayConfig, ModemCommand, Output};
+use crate::gateway::{Gateway, GatewayConfig, MediaEvent, MediaParams, ModemCommand, Output};
 use crate::transport::SipTransport;
 
 /// A module bound to a gateway line.
@@ -33,6 +39,7 @@ enum Input {
         command: ModemCommand,
         result: Result<Option<u8>, HalError>,
     },
+    Media(CallRef, MediaEvent),
 }
 
 type Job = (Option<CallRef>, ModemCommand);
@@ -41,13 +48,32 @@ fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// Runs the gateway until `shutdown` completes or the transport fails.
+/// Runs the gateway without audio (signalling only) until `shutdown` completes or the
+/// transport fails.
 pub async fn run_gateway(
     config: GatewayConfig,
-    mut transport: SipTransport,
+    transport: SipTransport,
     modems: Vec<LineModem>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    run_gateway_with_audio(config, transport, modems, None, shutdown).await
+}
+
+/// Runs the gateway until `shutdown` completes or the transport fails; with `audio`,
+/// answered calls get a media session bridging the line's PCM to RTP.
+pub async fn run_gateway_with_audio(
+    config: GatewayConfig,
+    mut transport: SipTransport,
+    modems: Vec<LineModem>,
+    audio: Option<Arc<dyn AudioHal>>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let rtp_ip = match config.public_addr.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    let cname = format!("cellgate@{}", config.public_addr.ip());
+    let mut sessions: HashMap<CallRef, (LineId, MediaSession)> = HashMap::new();
     let mut gateway = Gateway::new(config, modems.iter().map(|m| m.line));
     let (input_tx, mut inputs) = mpsc::unbounded_channel::<Input>();
     let mut workers = std::collections::HashMap::new();
@@ -61,7 +87,7 @@ pub async fn run_gateway(
         workers.insert(lm.line, spawn_line(lm.clone(), events, input_tx.clone()));
     }
     // Kept alive so `inputs` never reports closed (a gateway with no lines would spin).
-    let _inputs_open = input_tx;
+    let _inputs_open = input_tx.clone();
     gateway.start(now());
     tokio::pin!(shutdown);
     let mut buf = vec![0u8; 65_535];
@@ -95,17 +121,58 @@ pub async fn run_gateway(
                 Output::MessageOutcome { id, status } => {
                     debug!(id, ?status, "SIP MESSAGE delivered");
                 }
+                Output::MediaStart(params) => {
+                    let Some(audio) = audio.as_ref() else {
+                        debug!(call = params.call.0, "no audio HAL: call without media");
+                        continue;
+                    };
+                    let call = params.call;
+                    match start_media(audio.as_ref(), &params, rtp_ip, &cname, &input_tx).await {
+                        Ok(session) => {
+                            sessions.insert(call, (params.line, session));
+                        }
+                        Err(e) => warn!(call = call.0, error = %e, "media start failed"),
+                    }
+                }
+                Output::MediaUpdate { call, remote, send } => {
+                    if let (Some((_, s)), Some(remote)) = (sessions.get(&call), remote) {
+                        let _ = s.commands.try_send(MediaCommand::SetRemote(remote));
+                    }
+                    debug!(call = call.0, send, "media updated");
+                }
+                Output::MediaDtmf { call, digit } => {
+                    if let (Some((_, s)), Some(d)) = (sessions.get(&call), Digit::from_char(digit))
+                    {
+                        let _ = s.commands.try_send(MediaCommand::DtmfFromModule(d, 100));
+                    }
+                }
+                Output::MediaStop { call } => {
+                    if let Some((line, session)) = sessions.remove(&call) {
+                        session.stop().await;
+                        if let Some(audio) = audio.as_ref() {
+                            if let Err(e) = audio.close(line).await {
+                                debug!(%line, error = %e, "closing audio failed");
+                            }
+                        }
+                    }
+                }
             }
         }
         let deadline = gateway.poll_timeout();
         tokio::select! {
             biased;
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => {
+                for (_, (_, session)) in sessions.drain() {
+                    session.stop().await;
+                }
+                return Ok(());
+            }
             input = inputs.recv() => match input {
                 Some(Input::Event(line, ev)) => gateway.handle_modem_event(now(), line, ev),
                 Some(Input::Result { line, call, command, result }) => {
                     gateway.handle_command_result(now(), line, call, &command, result)
                 }
+                Some(Input::Media(call, event)) => gateway.handle_media_event(now(), call, event),
                 None => {}
             },
             received = transport.recv(&mut buf) => match received {
@@ -121,6 +188,64 @@ pub async fn run_gateway(
             () = sleep_until(deadline) => gateway.handle_timeout(now()),
         }
     }
+}
+
+/// Opens the line's audio, binds the call's RTP/RTCP ports and starts its session; the
+/// session's events are forwarded to the core.
+async fn start_media(
+    audio: &dyn AudioHal,
+    params: &MediaParams,
+    ip: IpAddr,
+    cname: &str,
+    inputs: &mpsc::UnboundedSender<Input>,
+) -> io::Result<MediaSession> {
+    let port = params.local_port;
+    let sockets = PortAllocator::new(port..=port.saturating_add(1))
+        .bind(ip)
+        .await?;
+    let channel = audio
+        .open(params.line)
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let cfg = BridgeConfig {
+        codec: params.codec,
+        payload_type: params.payload_type,
+        telephone_event_pt: params.telephone_event,
+        comfort_noise_pt: None,
+        ptime_ms: params.ptime,
+        rtp_timeout: params.rtp_timeout,
+        dtmf_mode: params.dtmf_mode,
+        gsm_dtmf: params.gsm_dtmf,
+        ssrc: 0x6365_6c00 ^ (params.call.0 as u32).wrapping_mul(0x9e37_79b9),
+        ..BridgeConfig::default()
+    };
+    info!(call = params.call.0, line = %params.line, port, remote = %params.remote, codec = %params.codec, "media started");
+    let mut session = MediaSession::start(cfg, sockets, params.remote, channel, cname.to_owned());
+    let (_closed, empty) = mpsc::channel(1);
+    let mut events = std::mem::replace(&mut session.events, empty);
+    let call = params.call;
+    let inputs = inputs.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            let event = match event {
+                BridgeEvent::Dtmf(DtmfAction::SendAtVts { digit, .. }) => {
+                    MediaEvent::DtmfToModule(digit.to_char())
+                }
+                BridgeEvent::Dtmf(DtmfAction::SendSipInfo { digit, .. }) => {
+                    MediaEvent::DtmfToSip(digit.to_char())
+                }
+                BridgeEvent::RtpTimeout { .. } => MediaEvent::RtpTimeout,
+                other => {
+                    debug!(call = call.0, event = ?other, "media event");
+                    continue;
+                }
+            };
+            if inputs.send(Input::Media(call, event)).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(session)
 }
 
 async fn sleep_until(deadline: Option<std::time::Instant>) {

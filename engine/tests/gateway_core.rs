@@ -76,6 +76,8 @@ impl Harness {
                     Message::Request(r) => r.method.to_string(),
                 },
                 Output::Modem { line, command, .. } => format!("{line}:{command:?}"),
+                Output::MediaStart(p) => format!("media:start:{}", p.local_port),
+                Output::MediaStop { .. } => "media:stop".to_owned(),
                 other => format!("{other:?}"),
             })
             .collect()
@@ -140,7 +142,7 @@ fn invite_dials_then_rings_answers_and_bye_hangs_up() {
         "no retransmission after ACK"
     );
     h.send(&in_dialog("BYE", "c1", "z9hG4bK2", 2, &tag));
-    assert_eq!(h.drain(), ["200", "line1:HangUp"]);
+    assert_eq!(h.drain(), ["200", "line1:HangUp", "media:stop"]);
     let id = h.gw.calls().next().map(|c| c.id);
     h.gw.handle_command_result(h.now, LineId(1), id, &ModemCommand::HangUp, Ok(None));
     assert_eq!(h.gw.calls().count(), 0);

@@ -87,6 +87,11 @@ impl H {
                     msgs.push((to, String::from_utf8_lossy(&payload).to_string()))
                 }
                 Output::Modem { line, command, .. } => cmds.push(format!("{line}:{command:?}")),
+                // Media outputs are covered by engine/tests/media_calls.rs.
+                Output::MediaStart(_)
+                | Output::MediaUpdate { .. }
+                | Output::MediaStop { .. }
+                | Output::MediaDtmf { .. } => {}
                 other => cmds.push(format!("{other:?}")),
             }
         }
@@ -351,7 +356,7 @@ fn reinvite_hold_is_answered_recvonly_and_resume_sendrecv() {
 
 #[test]
 fn dtmf_info_in_goes_to_the_module_and_module_dtmf_goes_out_as_info() {
-    let mut h = H::new(|_| {});
+    let mut h = H::new(|c| c.media.dtmf_mode = cellgate_media::dtmf::DtmfMode::SipInfo);
     let tag = connected(&mut h, "t1");
     h.send(&in_dialog(
         "INFO",
@@ -519,7 +524,7 @@ fn gsm_call_is_forwarded_as_invite_with_caller_id_and_released_both_ways() {
         header(inv, "From").starts_with("<sip:+4915112345@127.0.0.1>"),
         "{inv}"
     );
-    assert!(inv.contains("m=audio 16384 RTP/AVP 0 8 101"), "{inv}");
+    assert!(inv.contains("m=audio 16384 RTP/AVP 0 8 18 101"), "{inv}");
     // RING repeats do not send a second INVITE.
     h.gw.handle_modem_event(
         h.now,
@@ -713,4 +718,121 @@ fn registrations_start_with_the_gateway_and_report_status() {
     let status = h.gw.registration_status();
     assert_eq!(status[0].0, "single");
     assert!(status[0].1.registered, "{status:?}");
+}
+
+// ---------------------------------------------------------------- media (§6.5)
+
+fn media_outputs(h: &mut H) -> Vec<Output> {
+    h.outputs()
+        .into_iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Output::MediaStart(_)
+                    | Output::MediaUpdate { .. }
+                    | Output::MediaStop { .. }
+                    | Output::MediaDtmf { .. }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn answered_calls_get_ports_from_the_range_and_media_start_and_stop() {
+    use cellgate_media::codec::Codec;
+    use cellgate_media::dtmf::{DtmfMode, GsmDtmfPath};
+    let mut h = H::new(|c| {
+        c.rtp_base_port = 20_001;
+        c.media.codecs = vec![Codec::G729, Codec::Pcmu];
+    });
+    // Two calls at once: the lowest free even ports, in the SDP.
+    h.send(&invite("5551234", "m1", "z9hG4bKm1"));
+    h.send(&invite("5551235", "m2", "z9hG4bKm2"));
+    h.outputs();
+    h.gw.handle_modem_event(h.now, LineId(1), ModemEvent::CallConnected { index: 1 });
+    let out = h.outputs();
+    let ok = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Transmit { payload, .. } => Some(String::from_utf8_lossy(payload).to_string()),
+            _ => None,
+        })
+        .unwrap();
+    // G.729 is preferred but not offered: PCMU.
+    assert!(ok.contains("m=audio 20002 RTP/AVP 0 101"), "{ok}");
+    let start = out
+        .iter()
+        .find_map(|o| match o {
+            Output::MediaStart(p) => Some(p.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(start.local_port, 20_002);
+    assert_eq!(start.line, LineId(1));
+    assert_eq!(start.remote, addr("127.0.0.1:6000"));
+    assert_eq!((start.codec, start.payload_type), (Codec::Pcmu, 0));
+    assert_eq!(start.telephone_event, Some(101));
+    assert_eq!(start.dtmf_mode, DtmfMode::Rfc4733);
+    assert_eq!(start.gsm_dtmf, GsmDtmfPath::InBand);
+    assert_eq!(start.ptime, 20);
+    h.gw.handle_modem_event(h.now, LineId(2), ModemEvent::CallConnected { index: 1 });
+    let second = media_outputs(&mut h);
+    assert!(
+        matches!(&second[..], [Output::MediaStart(p)] if p.local_port == 20_004),
+        "{second:?}"
+    );
+    // The GSM side of call 1 hangs up: media stops, its port is free again.
+    h.gw.handle_modem_event(
+        h.now,
+        LineId(1),
+        ModemEvent::CallReleased {
+            index: 1,
+            cause: ReleaseCause::NORMAL_CLEARING,
+        },
+    );
+    let stop = media_outputs(&mut h);
+    assert!(
+        matches!(&stop[..], [Output::MediaStop { call }] if *call == start.call),
+        "{stop:?}"
+    );
+}
+
+#[test]
+fn rtp_timeout_hangs_up_both_sides_and_dtmf_routes_by_mode() {
+    use cellgate_engine::gateway::MediaEvent;
+    let mut h = H::new(|c| c.media.rtp_timeout = Some(Duration::from_secs(30)));
+    let _tag = connected(&mut h, "r1");
+    let call = h.gw.calls().next().unwrap().id;
+    // RFC 4733 mode with the in-band module path: +QTONEDET is left to the bridge.
+    h.gw.handle_modem_event(h.now, LineId(1), ModemEvent::DtmfReceived { digit: '7' });
+    assert!(h.outputs().is_empty());
+    // The bridge asks for AT+VTS (module path AT) or INFO (SIP INFO mode).
+    h.gw.handle_media_event(h.now, call, MediaEvent::DtmfToModule('4'));
+    assert_eq!(h.codes(), ["line1:SendDtmf('4')"]);
+    h.gw.handle_media_event(h.now, call, MediaEvent::DtmfToSip('9'));
+    let (msgs, _) = h.sent();
+    assert!(msgs[0].1.starts_with("INFO ") && msgs[0].1.contains("Signal=9"));
+    h.gw.handle_media_event(h.now, call, MediaEvent::RtpTimeout);
+    let out = h.outputs();
+    let texts: Vec<String> = out
+        .iter()
+        .map(|o| match o {
+            Output::Transmit { payload, .. } => first_word(&String::from_utf8_lossy(payload)),
+            Output::Modem { command, .. } => format!("{command:?}"),
+            Output::MediaStop { .. } => "MediaStop".into(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(texts, ["BYE", "HangUp", "MediaStop"]);
+}
+
+#[test]
+fn module_dtmf_goes_to_the_bridge_on_the_at_path() {
+    use cellgate_media::dtmf::GsmDtmfPath;
+    let mut h = H::new(|c| c.media.gsm_dtmf = GsmDtmfPath::AtCommand);
+    connected(&mut h, "d1");
+    let call = h.gw.calls().next().unwrap().id;
+    h.gw.handle_modem_event(h.now, LineId(1), ModemEvent::DtmfReceived { digit: '#' });
+    let out = media_outputs(&mut h);
+    assert_eq!(out, [Output::MediaDtmf { call, digit: '#' }]);
 }

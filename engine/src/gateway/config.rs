@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use cellgate_hal::LineId;
 
+use cellgate_media::dtmf::{DtmfMode, GsmDtmfPath};
+
 use crate::cause::CauseMap;
 use crate::lines::LineSelection;
 use crate::sip::digest::DigestAlgorithm;
 use crate::sip::register::RegistrationConfig;
 use crate::sip::registrar::RegistrarConfig;
+use crate::sip::sdp::{AudioCodec, DEFAULT_PREFERENCE};
 use crate::sip::timers::SipTimers;
 use crate::trust::InboundTrust;
 
@@ -107,6 +110,36 @@ pub struct KeepAlive {
     pub options: bool,
 }
 
+/// How calls use the media plane (§6.5, F-6.4.13 to F-6.4.15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// Codec preference order (F-6.5.13): the first of these the offer lists is chosen;
+    /// our own offers list them in this order.
+    pub codecs: Vec<AudioCodec>,
+    /// DTMF on the SIP side (RFC 4733, SIP INFO or in-band).
+    pub dtmf_mode: DtmfMode,
+    /// DTMF on the module side in the RFC 4733 and in-band modes: tones in the PCM
+    /// (default; `+QTONEDET` is then ignored as the bridge detects the tones) or
+    /// `AT+VTS` / `+QTONEDET`. SIP INFO mode always uses `AT+VTS` / `+QTONEDET`.
+    pub gsm_dtmf: GsmDtmfPath,
+    /// Packetisation period in ms (F-6.5.2).
+    pub ptime_ms: u32,
+    /// F-6.5.12: hang up after this long without RTP; `None` = never.
+    pub rtp_timeout: Option<Duration>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            codecs: DEFAULT_PREFERENCE.to_vec(),
+            dtmf_mode: DtmfMode::Rfc4733,
+            gsm_dtmf: GsmDtmfPath::InBand,
+            ptime_ms: 20,
+            rtp_timeout: None,
+        }
+    }
+}
+
 /// Settings of the gateway core.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -124,8 +157,13 @@ pub struct GatewayConfig {
     pub causes: CauseMap,
     /// How a line is chosen.
     pub line_selection: LineSelection,
-    /// First RTP port; line n uses `rtp_base_port + 2(n-1)`.
+    /// First RTP port of the range (F-6.5.1): each call takes the lowest free even port
+    /// (RTCP on the next odd one) up to `rtp_port_max`.
     pub rtp_base_port: u16,
+    /// Last port of the RTP range.
+    pub rtp_port_max: u16,
+    /// Codecs, DTMF mode, ptime and RTP timeout of calls.
+    pub media: MediaConfig,
     /// Seed for tags and branches (simulation); `None` draws from the OS.
     pub seed: Option<u64>,
     /// `Server` / `User-Agent` text.
@@ -163,6 +201,8 @@ impl GatewayConfig {
             causes: CauseMap::default(),
             line_selection: LineSelection::default(),
             rtp_base_port: 16384,
+            rtp_port_max: 32768,
+            media: MediaConfig::default(),
             seed: None,
             user_agent: format!("cellgate/{}", env!("CARGO_PKG_VERSION")),
             registrations: Vec::new(),

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use cellgate_hal::LineId;
+use cellgate_media::dtmf::{DtmfMode, GsmDtmfPath};
 use ezk_sip_types::{Method, Name, StatusCode};
 use tracing::debug;
 
@@ -58,8 +59,26 @@ impl Gateway {
         }
     }
 
-    /// DTMF detected on a GSM leg goes to the SIP peer of the connected call on `line`.
+    /// DTMF the module reported (`+QTONEDET`) on `line`: SIP INFO in that mode (or
+    /// without media); with media in the RFC 4733 / in-band modes the bridge sends it
+    /// (`AT` path), or already detects the tone in the PCM (in-band path: ignored here).
     pub(super) fn dtmf_from_gsm(&mut self, now: Instant, line: LineId, digit: char) {
+        if let Some(m) = self.media_on(line) {
+            if m.dtmf_mode != DtmfMode::SipInfo {
+                if m.gsm_dtmf == GsmDtmfPath::AtCommand {
+                    let call = m.call;
+                    self.output.push_back(Output::MediaDtmf { call, digit });
+                } else {
+                    debug!(%line, %digit, "+QTONEDET ignored: the bridge detects in-band");
+                }
+                return;
+            }
+        }
+        self.send_info_dtmf(now, line, digit);
+    }
+
+    /// Sends `digit` as SIP INFO to the peer of the connected call on `line`.
+    pub(super) fn send_info_dtmf(&mut self, now: Instant, line: LineId, digit: char) {
         let public = self.config.public_addr;
         let body = format!("Signal={digit}\r\nDuration=160\r\n");
         let request = if let Some(id) = self.active_call_on(line) {

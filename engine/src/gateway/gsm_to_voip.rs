@@ -89,6 +89,15 @@ impl Gateway {
         caller: Option<String>,
         target: ForwardTarget,
     ) {
+        let Some(media_port) = self.allocate_rtp_port() else {
+            info!(%line, "incoming GSM call rejected (no free RTP port)");
+            self.output.push_back(Output::Modem {
+                line,
+                call: None,
+                command: ModemCommand::HangUp,
+            });
+            return;
+        };
         if let Some(state) = self.lines.get_mut(line) {
             state.busy = true;
         }
@@ -132,7 +141,12 @@ impl Gateway {
             .headers
             .insert(Name::USER_AGENT, self.config.user_agent.clone());
         invite.headers.insert(Name::CONTENT_TYPE, "application/sdp");
-        invite.body = Bytes::from(sdp::offer(public.ip(), self.rtp_port(line), session));
+        invite.body = Bytes::from(sdp::offer(
+            public.ip(),
+            media_port,
+            session,
+            &self.config.media.codecs,
+        ));
         let (tx, bytes) =
             InviteClient::start(&invite, branch, target.next_hop, now, self.config.timers);
         info!(call = id.0, %line, caller = ?caller, uri = %target.uri, "GSM -> SIP call: inviting");
@@ -159,6 +173,7 @@ impl Gateway {
                     .map(|(u, p)| DigestClient::new(u, p)),
                 gsm_done: false,
                 sip_done: false,
+                media_port,
             },
         );
     }
@@ -235,12 +250,17 @@ impl Gateway {
                     self.send_inbound_bye(now, id);
                 } else {
                     call.phase = InboundPhase::Connected;
+                    let port = call.media_port;
                     info!(call = id.0, %line, "SIP callee answered: answering the GSM call");
                     self.output.push_back(Output::Modem {
                         line,
                         call: Some(id),
                         command: ModemCommand::Answer,
                     });
+                    match sdp::accept_offer_with(&response.body, &self.config.media.codecs) {
+                        Ok(answer) => self.start_media(id, line, port, &answer),
+                        Err(e) => info!(call = id.0, error = %e, "no usable SDP answer: no media"),
+                    }
                 }
             }
             InviteClientEvent::Failure { code: _, ack } => {
@@ -382,7 +402,7 @@ impl Gateway {
         Some((req, call.next_hop))
     }
 
-    fn send_inbound_bye(&mut self, now: Instant, id: CallRef) {
+    pub(super) fn send_inbound_bye(&mut self, now: Instant, id: CallRef) {
         let public = self.config.public_addr;
         let Some(call) = self.inbound.get_mut(&id) else {
             return;

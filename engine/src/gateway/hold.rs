@@ -50,7 +50,7 @@ impl Gateway {
         let offer = if request.body.is_empty() {
             Ok(call.offer.clone())
         } else {
-            sdp::accept_offer(&request.body)
+            sdp::accept_offer_with(&request.body, &self.config.media.codecs)
         };
         let offer = match offer {
             Ok(o) => o,
@@ -63,7 +63,7 @@ impl Gateway {
         };
         let offered = sdp::direction(&request.body);
         let direction = sdp::answer_direction(offered);
-        let port = self.rtp_port(call.line);
+        let port = call.media_port;
         let ip = self.config.public_addr.ip();
         let contact_uri = contact(&self.config, &call.number);
         let Some(call) = self.calls.get_mut(&id) else {
@@ -86,6 +86,18 @@ impl Gateway {
             Some(("application/sdp", Bytes::from(body))),
         );
         call.reinvite = Some(server);
+        let remote = call
+            .offer
+            .remote_rtp
+            .map(|(ip, port)| SocketAddr::new(ip, port));
+        let send = !call.held;
         self.transmit(source, bytes);
+        if self.media.contains_key(&id) {
+            self.output.push_back(super::Output::MediaUpdate {
+                call: id,
+                remote,
+                send,
+            });
+        }
     }
 }

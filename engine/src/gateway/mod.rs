@@ -21,6 +21,7 @@
 //! | `registration` | registration accounts and the built-in registrar |
 //! | `messages` | SIP MESSAGE in and out (Appendix H) |
 //! | `keepalive` | periodic keep-alives (F-6.4.12) |
+//! | `media` | RTP ports, media start/stop of calls, DTMF to and from the bridge, RTP timeout |
 //! | `headers`, `numbers` | header values the gateway writes; dialable numbers |
 
 mod admission;
@@ -31,6 +32,7 @@ mod gsm_to_voip;
 mod headers;
 mod hold;
 mod keepalive;
+mod media;
 mod messages;
 mod numbers;
 mod output;
@@ -39,10 +41,12 @@ mod reply;
 mod voip_to_gsm;
 
 pub use config::{
-    CidMode, ForwardTarget, GatewayConfig, InboundDigest, KeepAlive, ReplyPath, RingbackMode,
+    CidMode, ForwardTarget, GatewayConfig, InboundDigest, KeepAlive, MediaConfig, ReplyPath,
+    RingbackMode,
 };
+pub use media::MediaEvent;
 pub use numbers::dialable;
-pub use output::{ModemCommand, Output};
+pub use output::{MediaParams, ModemCommand, Output};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -84,6 +88,7 @@ pub struct Gateway {
     keepalive_due: Vec<Option<Instant>>,
     next_message: u64,
     registrar: Option<Registrar>,
+    media: BTreeMap<CallRef, MediaParams>,
 }
 
 impl Gateway {
@@ -113,6 +118,7 @@ impl Gateway {
         let registrar = config.registrar.clone().map(Registrar::new);
         Self {
             registrar,
+            media: BTreeMap::new(),
             registrations,
             started: false,
             digest,
@@ -153,6 +159,9 @@ impl Gateway {
 
     /// Next output to act on.
     pub fn poll_output(&mut self) -> Option<Output> {
+        if !self.media.is_empty() {
+            self.sync_media();
+        }
         self.output.pop_front()
     }
 
@@ -427,11 +436,5 @@ impl Gateway {
                 true
             }
         });
-    }
-
-    fn rtp_port(&self, line: LineId) -> u16 {
-        self.config
-            .rtp_base_port
-            .saturating_add(2 * line.0.saturating_sub(1))
     }
 }

@@ -4,9 +4,40 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use std::time::Duration;
+
 use cellgate_hal::LineId;
+use cellgate_media::dtmf::{DtmfMode, GsmDtmfPath};
 
 use crate::call::CallRef;
+use crate::sip::sdp::AudioCodec;
+
+/// The media of an answered call: what the shell's media session needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaParams {
+    /// The call.
+    pub call: CallRef,
+    /// Its line (whose audio channel to open).
+    pub line: LineId,
+    /// Our RTP port, as put in the SDP (RTCP on the next one).
+    pub local_port: u16,
+    /// Where the peer wants RTP.
+    pub remote: SocketAddr,
+    /// Negotiated codec.
+    pub codec: AudioCodec,
+    /// Its payload type in this call.
+    pub payload_type: u8,
+    /// `telephone-event` payload type, if negotiated.
+    pub telephone_event: Option<u8>,
+    /// DTMF on the SIP side.
+    pub dtmf_mode: DtmfMode,
+    /// DTMF on the module side.
+    pub gsm_dtmf: GsmDtmfPath,
+    /// Packetisation period in ms.
+    pub ptime: u32,
+    /// Hang up after this long without RTP (F-6.5.12).
+    pub rtp_timeout: Option<Duration>,
+}
 
 /// A module operation the shell must run on a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +88,30 @@ pub enum Output {
         content_type: Option<String>,
         /// Body.
         body: Bytes,
+    },
+    /// Start the media of an answered call (open the line's audio, bridge it to RTP).
+    MediaStart(MediaParams),
+    /// A re-INVITE changed the call's media (hold / resume, new address).
+    MediaUpdate {
+        /// The call.
+        call: CallRef,
+        /// Where the peer wants RTP now.
+        remote: Option<SocketAddr>,
+        /// Whether we may send (false while the peer holds the call).
+        send: bool,
+    },
+    /// A DTMF digit the module reported (`+QTONEDET`) for the call's bridge to send on
+    /// the SIP side (RFC 4733 events or in-band).
+    MediaDtmf {
+        /// The call.
+        call: CallRef,
+        /// The digit.
+        digit: char,
+    },
+    /// Stop the media of a call that ended (close the audio, free the port).
+    MediaStop {
+        /// The call.
+        call: CallRef,
     },
     /// A MESSAGE sent with [`super::Gateway::send_message`] finished.
     MessageOutcome {

@@ -93,11 +93,12 @@ impl Gateway {
             // Delayed offer: we offer PCMU in the 200 OK.
             AcceptedOffer {
                 codec: AudioCodec::Pcmu,
+                payload_type: 0,
                 telephone_event: Some(101),
                 remote_rtp: None,
             }
         } else {
-            match sdp::accept_offer(&request.body) {
+            match sdp::accept_offer_with(&request.body, &self.config.media.codecs) {
                 Ok(offer) => offer,
                 Err(
                     e
@@ -108,6 +109,11 @@ impl Gateway {
                     return;
                 }
             }
+        };
+        let Some(media_port) = self.allocate_rtp_port() else {
+            info!(%number, "no free RTP port");
+            self.refuse_invite(now, source, &request, &core, 503, &[]);
+            return;
         };
         let Some(line) = self.lines.take() else {
             info!(%number, "no free line");
@@ -135,8 +141,7 @@ impl Gateway {
         };
         if let Some(code) = early {
             let body = (code == 183).then(|| {
-                let port = self.rtp_port(line);
-                let sdp = sdp::answer(&offer, self.config.public_addr.ip(), port, session);
+                let sdp = sdp::answer(&offer, self.config.public_addr.ip(), media_port, session);
                 ("application/sdp", Bytes::from(sdp))
             });
             let bytes = sip.respond(now, code, Some(&contact(&self.config, &number)), body);
@@ -167,6 +172,7 @@ impl Gateway {
                 reinvite: None,
                 sdp: (session, session),
                 held: false,
+                media_port,
             },
         );
     }
@@ -208,6 +214,7 @@ impl Gateway {
                 sip,
                 offer: AcceptedOffer {
                     codec: AudioCodec::Pcmu,
+                    payload_type: 0,
                     telephone_event: None,
                     remote_rtp: None,
                 },
@@ -222,6 +229,7 @@ impl Gateway {
                 reinvite: None,
                 sdp: (0, 0),
                 held: false,
+                media_port: 0,
             },
         );
     }
@@ -353,10 +361,10 @@ impl Gateway {
         let Some(id) = self.active_call_on(line) else {
             return;
         };
-        let port = self.rtp_port(line);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        let port = call.media_port;
         call.gsm_index.get_or_insert(index);
         if call.phase != CallPhase::Dialing {
             return;
@@ -381,10 +389,10 @@ impl Gateway {
         let Some(id) = self.active_call_on(line) else {
             return;
         };
-        let port = self.rtp_port(line);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        let port = call.media_port;
         call.gsm_index.get_or_insert(index);
         if !call.unanswered() {
             return;
@@ -393,6 +401,7 @@ impl Gateway {
         call.answered = Some(now);
         info!(call = id.0, %line, "GSM callee answered");
         let body = sdp::answer(&call.offer, self.config.public_addr.ip(), port, call.sdp.0);
+        let offer = call.offer.clone();
         self.respond_to_caller(
             now,
             id,
@@ -400,6 +409,7 @@ impl Gateway {
             true,
             Some(("application/sdp", Bytes::from(body))),
         );
+        self.start_media(id, line, port, &offer);
     }
 
     /// The GSM leg of the VoIP -> GSM call on `line` is gone.
@@ -459,7 +469,7 @@ impl Gateway {
     }
 
     /// BYE toward the SIP caller.
-    fn send_bye(&mut self, now: Instant, id: CallRef) {
+    pub(super) fn send_bye(&mut self, now: Instant, id: CallRef) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };

@@ -9,48 +9,21 @@ use bytesstr::BytesStr;
 use ezk_sdp_types::SessionDescription;
 use thiserror::Error;
 
-/// Codecs the gateway can answer with, in static payload-type form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AudioCodec {
-    /// G.711 µ-law, payload type 0.
-    Pcmu,
-    /// G.711 A-law, payload type 8.
-    Pcma,
-}
+/// Codecs the gateway can answer with: the media plane's codec (PCMU, PCMA, G.729).
+pub use cellgate_media::codec::Codec as AudioCodec;
+use cellgate_media::sdp::{choose, offer_formats, OfferedFormat};
 
-impl AudioCodec {
-    /// Static RTP payload type.
-    pub fn payload_type(self) -> u8 {
-        match self {
-            AudioCodec::Pcmu => 0,
-            AudioCodec::Pcma => 8,
-        }
-    }
-
-    /// rtpmap encoding name.
-    pub fn name(self) -> &'static str {
-        match self {
-            AudioCodec::Pcmu => "PCMU",
-            AudioCodec::Pcma => "PCMA",
-        }
-    }
-
-    fn from_offer(pt: u8, name: Option<&str>) -> Option<Self> {
-        match (pt, name.map(|n| n.to_ascii_uppercase())) {
-            (_, Some(n)) if n == "PCMU" => Some(AudioCodec::Pcmu),
-            (_, Some(n)) if n == "PCMA" => Some(AudioCodec::Pcma),
-            (0, None) => Some(AudioCodec::Pcmu),
-            (8, None) => Some(AudioCodec::Pcma),
-            _ => None,
-        }
-    }
-}
+/// The default codec preference (F-6.5.13): G.711 µ-law, A-law, then G.729.
+pub const DEFAULT_PREFERENCE: [AudioCodec; 3] =
+    [AudioCodec::Pcmu, AudioCodec::Pcma, AudioCodec::G729];
 
 /// What the gateway takes from an offer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedOffer {
-    /// Chosen codec and the payload type the offerer used for it.
+    /// Chosen codec.
     pub codec: AudioCodec,
+    /// The payload type the offerer uses for it.
+    pub payload_type: u8,
     /// Payload type for `telephone-event` if offered (RFC 4733 DTMF).
     pub telephone_event: Option<u8>,
     /// Where the offerer wants RTP.
@@ -67,12 +40,21 @@ pub enum OfferError {
     #[error("SDP offer has no audio stream")]
     NoAudio,
     /// Audio offered, but none of our codecs.
-    #[error("SDP offer has no codec in common (PCMU/PCMA)")]
+    #[error("SDP offer has no codec in common (PCMU/PCMA/G729)")]
     NoCommonCodec,
 }
 
-/// Picks the first offered codec we support, in the offerer's order (RFC 3264 §6.1).
+/// Picks the first offered codec we support, in the default preference order.
 pub fn accept_offer(body: &[u8]) -> Result<AcceptedOffer, OfferError> {
+    accept_offer_with(body, &DEFAULT_PREFERENCE)
+}
+
+/// Picks the codec of `preference` (the configured order, F-6.5.13) that comes first
+/// and is offered; also used on an answer (which lists the one codec chosen).
+pub fn accept_offer_with(
+    body: &[u8],
+    preference: &[AudioCodec],
+) -> Result<AcceptedOffer, OfferError> {
     let text = std::str::from_utf8(body).map_err(|_| OfferError::Malformed("not UTF-8".into()))?;
     let sdp = SessionDescription::parse(&BytesStr::from(text))
         .map_err(|e| OfferError::Malformed(e.to_string()))?;
@@ -81,19 +63,17 @@ pub fn accept_offer(body: &[u8]) -> Result<AcceptedOffer, OfferError> {
         .iter()
         .find(|m| m.media.media_type.to_string() == "audio" && m.media.port != 0)
         .ok_or(OfferError::NoAudio)?;
-    let rtpmap_name = |pt: u8| {
-        audio
-            .rtpmap
-            .iter()
-            .find(|r| r.payload == pt)
-            .map(|r| r.encoding.as_str())
-    };
-    let codec = audio
+    let formats: Vec<OfferedFormat> = audio
         .media
         .fmts
         .iter()
-        .find_map(|&pt| AudioCodec::from_offer(pt, rtpmap_name(pt)))
-        .ok_or(OfferError::NoCommonCodec)?;
+        .map(|&pt| match audio.rtpmap.iter().find(|r| r.payload == pt) {
+            Some(r) => OfferedFormat::mapped(pt, r.encoding.as_str(), r.clock_rate),
+            None => OfferedFormat::static_pt(pt),
+        })
+        .collect();
+    let chosen = choose(&formats, preference).ok_or(OfferError::NoCommonCodec)?;
+    let (codec, payload_type) = (chosen.codec, chosen.payload_type);
     let telephone_event = audio
         .rtpmap
         .iter()
@@ -112,6 +92,7 @@ pub fn accept_offer(body: &[u8]) -> Result<AcceptedOffer, OfferError> {
         .map(|ip| (ip, audio.media.port));
     Ok(AcceptedOffer {
         codec,
+        payload_type,
         telephone_event,
         remote_rtp,
     })
@@ -120,9 +101,12 @@ pub fn accept_offer(body: &[u8]) -> Result<AcceptedOffer, OfferError> {
 /// Prints the answer for an accepted offer.
 pub fn answer(offer: &AcceptedOffer, local_ip: IpAddr, rtp_port: u16, session_id: u32) -> String {
     let family = if local_ip.is_ipv4() { "IP4" } else { "IP6" };
-    let pt = offer.codec.payload_type();
+    let pt = offer.payload_type;
     let mut fmts = pt.to_string();
-    let mut attrs = format!("a=rtpmap:{pt} {}/8000\r\n", offer.codec.name());
+    let mut attrs = format!("a=rtpmap:{pt} {}/8000\r\n", offer.codec.rtpmap_name());
+    if offer.codec == AudioCodec::G729 {
+        attrs.push_str(&format!("a=fmtp:{pt} annexb=no\r\n"));
+    }
     if let Some(te) = offer.telephone_event {
         fmts.push_str(&format!(" {te}"));
         attrs.push_str(&format!(
@@ -178,15 +162,28 @@ pub fn answer_with_direction(
         .replace("a=sendrecv", &format!("a={direction}"))
 }
 
-/// The gateway's offer for a GSM -> SIP call: PCMU, PCMA and telephone-event.
-pub fn offer(local_ip: IpAddr, rtp_port: u16, session_id: u32) -> String {
+/// The gateway's offer for a GSM -> SIP call: the codecs of `preference` in order and
+/// telephone-event 101.
+pub fn offer(
+    local_ip: IpAddr,
+    rtp_port: u16,
+    session_id: u32,
+    preference: &[AudioCodec],
+) -> String {
     let family = if local_ip.is_ipv4() { "IP4" } else { "IP6" };
-    format!(
+    let (fmts, attrs) = offer_formats(preference, Some(101), 20);
+    let fmts: Vec<String> = fmts.iter().map(u8::to_string).collect();
+    let mut text = format!(
         "v=0\r\no=cellgate {session_id} {session_id} IN {family} {local_ip}\r\ns=cellgate\r\n\
-c=IN {family} {local_ip}\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP 0 8 101\r\n\
-a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
-a=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n"
-    )
+c=IN {family} {local_ip}\r\nt=0 0\r\nm=audio {rtp_port} RTP/AVP {}\r\n",
+        fmts.join(" ")
+    );
+    for a in attrs {
+        text.push_str(&a);
+        text.push_str("\r\n");
+    }
+    text.push_str("a=sendrecv\r\n");
+    text
 }
 
 #[cfg(test)]
@@ -199,7 +196,7 @@ mod tests {
         );
         assert_eq!(answer_direction(direction(b"v=0\r\n")), "sendrecv");
         assert_eq!(answer_direction("inactive"), "inactive");
-        let o = offer("127.0.0.1".parse().unwrap(), 16384, 5);
+        let o = offer("127.0.0.1".parse().unwrap(), 16384, 5, &DEFAULT_PREFERENCE);
         let accepted = accept_offer(o.as_bytes()).unwrap();
         assert_eq!(accepted.codec, AudioCodec::Pcmu);
         let a = answer_with_direction(
@@ -223,8 +220,17 @@ c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 18 8 0 101\r\n\
 a=rtpmap:18 G729/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
 
     #[test]
-    fn picks_first_supported_codec_in_offer_order() {
+    fn picks_the_preferred_codec_among_those_offered() {
         let accepted = accept_offer(OFFER.as_bytes()).unwrap();
+        assert_eq!(accepted.codec, AudioCodec::Pcmu);
+        let g729 = accept_offer_with(OFFER.as_bytes(), &[AudioCodec::G729]).unwrap();
+        assert_eq!((g729.codec, g729.payload_type), (AudioCodec::G729, 18));
+        let a = answer(&g729, "127.0.0.1".parse().unwrap(), 16386, 1);
+        assert!(
+            a.contains("RTP/AVP 18 101") && a.contains("a=fmtp:18 annexb=no"),
+            "{a}"
+        );
+        let accepted = accept_offer_with(OFFER.as_bytes(), &[AudioCodec::Pcma]).unwrap();
         assert_eq!(accepted.codec, AudioCodec::Pcma);
         assert_eq!(accepted.telephone_event, Some(101));
         assert_eq!(
@@ -240,14 +246,14 @@ a=rtpmap:18 G729/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpma
         let parsed = SessionDescription::parse(&BytesStr::from(text.as_str())).unwrap();
         let m = &parsed.media_descriptions[0];
         assert_eq!(m.media.port, 16384);
-        assert_eq!(m.media.fmts, vec![8, 101]);
+        assert_eq!(m.media.fmts, vec![0, 101]);
     }
 
     #[test]
     fn rejects_offers_without_common_codec_or_audio() {
-        let g729_only = OFFER.replace("RTP/AVP 18 8 0 101", "RTP/AVP 18");
+        let g723_only = OFFER.replace("RTP/AVP 18 8 0 101", "RTP/AVP 4");
         assert_eq!(
-            accept_offer(g729_only.as_bytes()),
+            accept_offer(g723_only.as_bytes()),
             Err(OfferError::NoCommonCodec)
         );
         assert!(matches!(
