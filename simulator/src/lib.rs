@@ -23,6 +23,7 @@ pub mod network;
 pub mod numbering;
 pub mod operator;
 pub mod phone;
+pub mod scenario;
 pub mod sim_card;
 pub mod smsc;
 pub mod transcript;
@@ -35,6 +36,7 @@ pub use network::{CallSnapshot, CallState, Network, NetworkConfig, SimError, SER
 pub use numbering::{CalleeBehaviour, NumberRule, NumberingPlan};
 pub use operator::{Cell, Operator, UssdMenu, UssdReply};
 pub use phone::{PhoneBehaviour, PhoneSound};
+pub use scenario::{Scenario, ScenarioError};
 pub use sim_card::SimCard;
 pub use sim_card::{SimLock, SmsStatus, StoredSms};
 pub use smsc::{SmsOptions, SmscMessage, SmscText};
