@@ -66,22 +66,26 @@ enum Command {
     /// Run the GSM network simulator alone (real-time clock), optionally exposing each
     /// modem as a raw pty and a control interface (docs/simulator.md).
     Sim {
-        /// Number of simulated lines.
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-        lines: u16,
-        /// Seed of the simulated network.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
+        /// Number of simulated lines [default: the scenario's, else 8].
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        lines: Option<u16>,
+        /// Seed of the simulated network [default: the scenario's, else 1].
+        #[arg(long)]
+        seed: Option<u64>,
         /// Module of every line (`m35`, `uc15`) or a per-line mix cycled over the lines
-        /// (`m35,uc15`).
-        #[arg(long, default_value = "m35")]
-        module: String,
+        /// (`m35,uc15`) [default: the scenario's, else m35].
+        #[arg(long)]
+        module: Option<String>,
         /// Expose each modem as a raw pty linked at DIR/line1 ... DIR/lineN.
         #[arg(long)]
         pty_dir: Option<PathBuf>,
         /// HTTP/JSON control interface address (e.g. 127.0.0.1:8700).
         #[arg(long)]
         control: Option<SocketAddr>,
+        /// Play a TOML scenario (docs/scenarios.md) on the real-time clock, print its
+        /// checks and exit (status 1 if one fails).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
     },
     /// Print the feature-matrix coverage (docs/features.toml).
     Features {
@@ -149,13 +153,21 @@ fn main() -> ExitCode {
                 module,
                 pty_dir,
                 control,
+                scenario,
             } => {
+                let scenario = scenario
+                    .map(|p| cellgate::sim_cli::load_scenario(&p))
+                    .transpose()?;
+                let net = scenario.as_ref().map(|s| s.network.clone());
+                let net = net.unwrap_or_default();
+                let module = module.or(net.module).unwrap_or_else(|| "m35".into());
                 let opts = cellgate::sim_cli::SimOptions {
-                    lines,
+                    lines: lines.or(net.lines).unwrap_or(8),
                     modules: cellgate::sim_cli::parse_modules(&module)?,
-                    seed,
+                    seed: seed.or(net.seed).unwrap_or(1),
                     pty_dir,
                     control,
+                    scenario,
                 };
                 cellgate::sim_cli::run(opts, async {
                     let _ = tokio::signal::ctrl_c().await;

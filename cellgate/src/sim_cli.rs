@@ -14,7 +14,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cellgate_simulator::{Fault, ModuleProfile, Network, NetworkConfig, SimError, SmsOptions};
+use cellgate_simulator::{
+    Fault, ModuleProfile, Network, NetworkConfig, Scenario, SimError, SmsOptions,
+};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
@@ -33,6 +35,15 @@ pub struct SimOptions {
     pub pty_dir: Option<PathBuf>,
     /// Control interface address.
     pub control: Option<SocketAddr>,
+    /// A scenario to play; the run ends with it.
+    pub scenario: Option<Scenario>,
+}
+
+/// Reads and validates a scenario file (errors name the file, section and key).
+pub fn load_scenario(path: &Path) -> Result<Scenario, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
+    Scenario::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()).into())
 }
 
 /// Parses `--module`: `m35`, `uc15`, or a comma-separated per-line mix (`m35,uc15`).
@@ -77,6 +88,33 @@ pub async fn run(
         let net = net.clone();
         let ptys = ptys.clone();
         tokio::spawn(async move { serve_control(listener, net, ptys).await });
+    }
+    if let Some(scenario) = &opts.scenario {
+        println!(
+            "cellgate sim: {} lines (seed {}); scenario {:?}, {:.1} s",
+            opts.lines,
+            opts.seed,
+            scenario.name,
+            scenario.duration().as_secs_f64()
+        );
+        let result = tokio::select! {
+            r = scenario.run(&net) => r,
+            _ = shutdown => {
+                drop(keep);
+                return Err("scenario interrupted".into());
+            }
+        };
+        drop(keep);
+        return match result {
+            Ok(passed) => {
+                for p in passed {
+                    println!("ok   {p}");
+                }
+                println!("scenario passed");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        };
     }
     println!(
         "cellgate sim: {} lines (seed {}); Ctrl-C to stop.",
