@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cellgate_simulator::{
-    Fault, ModuleProfile, Network, NetworkConfig, Scenario, SimError, SmsOptions,
+    CalleeBehaviour, Fault, ModuleProfile, Network, NetworkConfig, PhoneBehaviour, PhoneSound,
+    Scenario, SimError, SmsOptions,
 };
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -357,9 +358,29 @@ fn route(
             let Some(l) = line(n) else {
                 return err("bad line");
             };
-            done(net.phone_calls_line(str_field(body, "from").unwrap_or("+8613912345678"), l))
+            let withheld = body.get("withheld").and_then(Value::as_bool) == Some(true);
+            done(net.phone_calls_line_with(
+                str_field(body, "from").unwrap_or("+8613912345678"),
+                l,
+                withheld,
+            ))
         }
         ("POST", ["phones", number, "hangup"]) => done(net.phone_hangs_up(number)),
+        ("POST", ["phones", number, "dtmf"]) => match str_field(body, "digits") {
+            Some(d) => done(net.phone_sends_dtmf(number, d)),
+            None => err("missing \"digits\""),
+        },
+        ("POST", ["phones", number]) => match phone_from_json(body) {
+            Ok(b) => {
+                net.set_phone(number, b);
+                (200, json!({}))
+            }
+            Err(e) => err(&e),
+        },
+        ("GET", ["phones", number, "recording"]) => {
+            let samples = net.phone_recording(number).len();
+            (200, json!({ "samples": samples, "frames": samples / 160 }))
+        }
         ("POST", ["lines", n, "sms"]) => {
             let Some(l) = line(n) else {
                 return err("bad line");
@@ -421,6 +442,49 @@ fn route(
     }
 }
 
+/// A phone behaviour from `{"behaviour": "answers"|"busy"|"rejects"|"never_answers"|
+/// "unreachable", "answer_after_secs", "hang_up_after_secs", "tone_hz", "tone_level"}`.
+pub fn phone_from_json(v: &Value) -> Result<PhoneBehaviour, String> {
+    let secs = |k: &str| -> Result<Option<Duration>, String> {
+        match v.get(k) {
+            None => Ok(None),
+            Some(x) => x
+                .as_f64()
+                .filter(|s| s.is_finite() && (0.0..1e9).contains(s))
+                .map(|s| Some(Duration::from_secs_f64(s)))
+                .ok_or_else(|| format!("\"{k}\" must be a number of seconds")),
+        }
+    };
+    let alert = Duration::from_secs(1);
+    let mut b = match str_field(v, "behaviour").unwrap_or("answers") {
+        "answers" => PhoneBehaviour::answers_after(
+            secs("answer_after_secs")?.unwrap_or(Duration::from_secs(4)),
+        ),
+        "busy" => PhoneBehaviour::busy(),
+        "unreachable" => PhoneBehaviour::unreachable(),
+        "rejects" => PhoneBehaviour::with_callee(CalleeBehaviour::Rejects {
+            alert_after: alert,
+            reject_after: secs("answer_after_secs")?.unwrap_or(Duration::from_secs(2)),
+        }),
+        "never_answers" => PhoneBehaviour::with_callee(CalleeBehaviour::NeverAnswers {
+            alert_after: alert,
+            give_up_after: Duration::from_secs(60),
+        }),
+        other => return Err(format!("unknown behaviour {other:?}")),
+    };
+    if let Some(t) = secs("hang_up_after_secs")? {
+        b = b.hang_up_after(t);
+    }
+    if let Some(hz) = v.get("tone_hz").and_then(Value::as_f64) {
+        let level = v.get("tone_level").and_then(Value::as_i64).unwrap_or(8000);
+        b = b.play(PhoneSound::Tone {
+            freq_hz: hz,
+            level: level.clamp(0, i64::from(i16::MAX)) as i16,
+        });
+    }
+    Ok(b)
+}
+
 /// A fault from `{"kind": "...", ...}` (kinds as in scenario files).
 pub fn fault_from_json(v: &Value) -> Option<Fault> {
     let secs = |k: &str| {
@@ -456,4 +520,54 @@ pub fn fault_from_json(v: &Value) -> Option<Fault> {
         },
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn phone_routes() {
+        let net = Network::new(NetworkConfig::default());
+        let _port = net.attach_modem(1, ModuleProfile::M35);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (code, _) = route(
+            "POST",
+            "/phones/5551000",
+            &json!({"behaviour": "busy"}),
+            &net,
+            &[],
+        );
+        assert_eq!(code, 200);
+        let (code, v) = route(
+            "POST",
+            "/phones/5551000",
+            &json!({"behaviour": "grumpy"}),
+            &net,
+            &[],
+        );
+        assert_eq!(
+            (code, v["error"].as_str()),
+            (400, Some("unknown behaviour \"grumpy\""))
+        );
+        let (code, _) = route(
+            "POST",
+            "/lines/1/call",
+            &json!({"from": "5552000", "withheld": true}),
+            &net,
+            &[],
+        );
+        assert_eq!(code, 200);
+        let (code, _) = route(
+            "POST",
+            "/phones/5552000/dtmf",
+            &json!({"digits": "1"}),
+            &net,
+            &[],
+        );
+        assert_eq!(code, 400, "not connected yet");
+        let (code, v) = route("GET", "/phones/5552000/recording", &json!({}), &net, &[]);
+        assert_eq!((code, v["samples"].as_u64()), (200, Some(0)));
+        assert!(phone_from_json(&json!({"hang_up_after_secs": "x"})).is_err());
+    }
 }
