@@ -144,6 +144,7 @@ fn main() -> ExitCode {
                     no_answer_timeout: no_answer_timeout.map(std::time::Duration::from_secs),
                     no_line_status,
                     forward_to,
+                    ..SandboxSip::default()
                 };
                 simulate(lines, sip_listen, seed, sip).await
             }

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cellgate_backends::M35Modem;
+use cellgate_engine::gateway::MediaConfig;
 use cellgate_engine::gateway::{ForwardTarget, InboundDigest, RingbackMode};
-use cellgate_engine::runtime::{run_gateway, LineModem};
+use cellgate_engine::runtime::{run_gateway_with_audio, LineModem};
 use cellgate_engine::sip::digest::DigestAlgorithm;
 use cellgate_engine::transport::SipTransport;
 use cellgate_engine::{GatewayConfig, InboundTrust};
 use cellgate_hal::{HalError, LineId};
-use cellgate_simulator::{ModuleProfile, Network, NetworkConfig};
+use cellgate_simulator::{ModuleProfile, Network, NetworkConfig, SimAudio};
 
 /// Sandbox settings.
 #[derive(Debug, Clone)]
@@ -62,6 +63,10 @@ pub struct SandboxSip {
     pub no_line_status: Option<u16>,
     /// GSM -> SIP: every line's incoming calls go to this URI (`sip:user@ip:port`).
     pub forward_to: Option<(String, SocketAddr)>,
+    /// Media settings (codecs, DTMF mode, RTP timeout) instead of the defaults.
+    pub media: Option<MediaConfig>,
+    /// First port of the RTP range instead of 16384.
+    pub rtp_base_port: Option<u16>,
 }
 
 impl std::fmt::Debug for SandboxSip {
@@ -72,6 +77,8 @@ impl std::fmt::Debug for SandboxSip {
             .field("no_answer_timeout", &self.no_answer_timeout)
             .field("no_line_status", &self.no_line_status)
             .field("forward_to", &self.forward_to)
+            .field("media", &self.media)
+            .field("rtp_base_port", &self.rtp_base_port)
             .finish()
     }
 }
@@ -94,6 +101,12 @@ impl SandboxSip {
         }
         if let Some(code) = self.no_line_status {
             config.no_line_status = code;
+        }
+        if let Some(media) = &self.media {
+            config.media = media.clone();
+        }
+        if let Some(port) = self.rtp_base_port {
+            config.rtp_base_port = port;
         }
         if let Some((uri, next_hop)) = &self.forward_to {
             for lm in lines {
@@ -177,6 +190,15 @@ impl Sandbox {
     ) -> std::io::Result<()> {
         let mut config = sandbox_gateway_config(public_addr, seed);
         sip.apply(&mut config, &self.modems);
-        run_gateway(config, transport, self.modems.clone(), shutdown).await
+        // Simulated phones hear the SIP side and are heard by it.
+        let audio = Arc::new(SimAudio::new(self.network.clone()));
+        run_gateway_with_audio(
+            config,
+            transport,
+            self.modems.clone(),
+            Some(audio),
+            shutdown,
+        )
+        .await
     }
 }

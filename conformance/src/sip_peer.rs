@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cellgate::sandbox::{Sandbox, SandboxOptions};
+use cellgate::sandbox::{Sandbox, SandboxOptions, SandboxSip};
 use cellgate_engine::transport::{memory_pair, MemoryPeer, SipTransport};
 use cellgate_simulator::Network;
 use tokio::sync::oneshot;
@@ -79,6 +79,11 @@ impl TestBed {
     /// Starts `lines` simulated M35 lines and the gateway, and lets them settle for one
     /// virtual second. Must run on a paused (virtual-clock) tokio runtime.
     pub async fn start(lines: u16, seed: u64) -> Self {
+        Self::start_with(lines, seed, SandboxSip::default()).await
+    }
+
+    /// As [`TestBed::start`], with SIP and media settings.
+    pub async fn start_with(lines: u16, seed: u64, sip: SandboxSip) -> Self {
         let sandbox = match Sandbox::start(&SandboxOptions { lines, seed }).await {
             Ok(s) => s,
             Err(e) => panic!("sandbox did not start: {e}"),
@@ -88,10 +93,11 @@ impl TestBed {
         let network = sandbox.network.clone();
         let task = tokio::spawn(async move {
             sandbox
-                .serve(
+                .serve_with(
                     SipTransport::Memory(transport),
                     addr(GATEWAY),
                     seed,
+                    &sip,
                     async {
                         let _ = rx.await;
                     },
@@ -120,6 +126,10 @@ impl TestBed {
         }
     }
 }
+
+/// The G.711 offer of [`SipPeer::invite`] (RTP to 127.0.0.1:6000).
+pub const SDP_OFFER: &str = "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+m=audio 6000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
 
 /// A SIP UA speaking to the gateway through memory, recording the flow.
 pub struct SipPeer {
@@ -205,8 +215,11 @@ impl SipPeer {
 
     /// Sends an INVITE for `number` with a G.711 offer.
     pub fn invite(&mut self, number: &str, call_id: &str) {
-        let sdp = "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-m=audio 6000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+        self.invite_with_sdp(number, call_id, SDP_OFFER);
+    }
+
+    /// Sends an INVITE for `number` with the SDP offer `sdp`.
+    pub fn invite_with_sdp(&mut self, number: &str, call_id: &str, sdp: &str) {
         self.cseq = 1;
         self.send(format!(
             "INVITE sip:{number}@{GATEWAY} SIP/2.0\r\nVia: SIP/2.0/UDP {PEER};branch=z9hG4bK-{call_id}-1\r\n\
