@@ -128,3 +128,25 @@ async fn forwarding_unconditional_and_no_reply() {
     net.phone_calls_line("5550009", 2).unwrap();
     assert_eq!(a.line().await, "RING");
 }
+
+#[tokio::test(start_paused = true)]
+async fn hold_then_dial_a_second_call() {
+    let (net, mut a, _b) = two_lines().await;
+    assert_eq!(a.command("ATD5551234;").await, ["OK"]);
+    assert_eq!(a.line().await, "MO RING");
+    assert_eq!(a.line().await, "MO CONNECTED");
+    assert_eq!(a.command("AT+CHLD=2").await, ["OK"]);
+    assert_eq!(net.calls()[0].state, CallState::Held);
+    assert_eq!(a.command("ATD5555678;").await, ["OK"]);
+    assert_eq!(
+        a.command("AT+CLCC").await,
+        [
+            "+CLCC: 1,0,1,0,0,\"5551234\",129",
+            "+CLCC: 2,0,2,0,0,\"5555678\",129",
+            "OK"
+        ]
+    );
+    // A third dial while one is being set up is refused.
+    assert_eq!(a.command("AT+CMEE=1;D5550000;").await, ["+CME ERROR: 3"]);
+    assert_eq!(a.command("AT+CHLD=3").await, ["ERROR"]);
+}
