@@ -82,7 +82,7 @@ pub enum SimError {
     /// No modem is attached on that line.
     #[error("no modem attached on line {0}")]
     NoSuchLine(u16),
-    /// The line already has a call (call waiting is not simulated yet).
+    /// The line is busy (ringing, dialling, or call waiting off) and does not forward.
     #[error("line {0} already has a call")]
     LineBusy(u16),
     /// No call in the network involves that phone number.
