@@ -258,6 +258,27 @@ Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
         ));
     }
 
+    /// Sends an in-dialog INFO with `body` of `content_type` (e.g. a DTMF digit as
+    /// `application/dtmf-relay`).
+    pub fn info(
+        &mut self,
+        number: &str,
+        call_id: &str,
+        response: &FlowEntry,
+        content_type: &str,
+        body: &str,
+    ) {
+        let to = response.header("To").unwrap_or_default();
+        self.cseq += 1;
+        let cseq = self.cseq;
+        self.send(format!(
+            "INFO sip:{number}@{GATEWAY} SIP/2.0\r\nVia: SIP/2.0/UDP {PEER};branch=z9hG4bK-{call_id}-info{cseq}\r\n\
+From: \"peer\" <sip:peer@{PEER}>;tag=peer-{call_id}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INFO\r\n\
+Max-Forwards: 70\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    }
+
     /// Answers a request from the gateway (e.g. its BYE) with 200 OK.
     pub fn ok_to(&mut self, request: &FlowEntry) {
         let h = |n: &str| request.header(n).unwrap_or_default();

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use cellgate_hal::{AudioHal, DtmfDigit, HalError, LineId, ModemEvent, ModemHal, SimState};
 use cellgate_media::bridge::{BridgeConfig, BridgeEvent};
-use cellgate_media::dtmf::{Digit, DtmfAction};
+use cellgate_media::dtmf::{Digit, DtmfAction, DtmfMode, GsmDtmfPath};
 use cellgate_media::session::{MediaCommand, MediaSession, PortAllocator};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
@@ -215,7 +215,7 @@ async fn start_media(
         ptime_ms: params.ptime,
         rtp_timeout: params.rtp_timeout,
         dtmf_mode: params.dtmf_mode,
-        gsm_dtmf: params.gsm_dtmf,
+        gsm_dtmf: bridge_gsm_dtmf(params),
         ssrc: 0x6365_6c00 ^ (params.call.0 as u32).wrapping_mul(0x9e37_79b9),
         ..BridgeConfig::default()
     };
@@ -246,6 +246,17 @@ async fn start_media(
         }
     });
     Ok(session)
+}
+
+/// The module-side DTMF path of the call's bridge. In SIP INFO mode the core sends the
+/// SIP peer's digits as `AT+VTS` itself, and the bridge detects the module's tones in
+/// the PCM (so digits reach the peer as INFO without `+QTONEDET`, which the AT backend
+/// does not enable).
+fn bridge_gsm_dtmf(params: &MediaParams) -> GsmDtmfPath {
+    match params.dtmf_mode {
+        DtmfMode::SipInfo => GsmDtmfPath::InBand,
+        _ => params.gsm_dtmf,
+    }
 }
 
 async fn sleep_until(deadline: Option<std::time::Instant>) {
