@@ -102,7 +102,7 @@ m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telepho
     let digits: Vec<Digit> = DIGITS.chars().filter_map(Digit::from_char).collect();
     while next - start < Duration::from_secs(10) {
         // From 1 s on, one digit every 260 ms (13 ticks).
-        if tick >= 50 && (tick - 50) % 13 == 0 {
+        if tick >= 50 && (tick - 50).is_multiple_of(13) {
             if let Some(&d) = digits.get(((tick - 50) / 13) as usize) {
                 match mode {
                     DtmfMode::Rfc4733 => peer.tx.send_event(d, 100),
