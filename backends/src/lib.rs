@@ -18,6 +18,7 @@
 
 pub mod at;
 pub mod dialect;
+pub mod discovery;
 pub mod generic;
 pub mod m35;
 pub mod modem;
