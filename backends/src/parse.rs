@@ -360,7 +360,12 @@ pub fn parse_ccfc(value: &str) -> Option<CcfcRow> {
         .get(2)
         .map(|n| n.text.trim().to_string())
         .filter(|n| !n.is_empty());
-    let time = f.get(7).and_then(|t| t.num());
+    // 27.007: <status>,<class>,<number>,<type>,<subaddr>,<satype>,<time>; some firmware
+    // puts one more empty field before the time.
+    let time = f
+        .get(6)
+        .and_then(|t| t.num())
+        .or_else(|| f.get(7).and_then(|t| t.num()));
     Some(CcfcRow {
         active,
         class,
@@ -539,15 +544,19 @@ mod tests {
 
     #[test]
     fn ccfc_rows() {
-        assert_eq!(
-            parse_ccfc("1,1,\"+4930123\",145,,,,20"),
-            Some(CcfcRow {
-                active: true,
-                class: 1,
-                number: Some("+4930123".into()),
-                time: Some(20)
-            })
-        );
+        // 27.007 places <time> after <subaddr>,<satype>; an extra empty field is tolerated.
+        for row in ["1,1,\"+4930123\",145,,,20", "1,1,\"+4930123\",145,,,,20"] {
+            assert_eq!(
+                parse_ccfc(row),
+                Some(CcfcRow {
+                    active: true,
+                    class: 1,
+                    number: Some("+4930123".into()),
+                    time: Some(20)
+                }),
+                "{row}"
+            );
+        }
         assert_eq!(
             parse_ccfc("0,7"),
             Some(CcfcRow {

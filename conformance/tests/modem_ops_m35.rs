@@ -1,10 +1,15 @@
-//! Conformance: every `ModemHal` operation the simulator supports, on the M35 dialect,
-//! through the real AT backend — over the in-memory stream on the virtual clock, and
-//! through a real pty opened with tokio-serial on the real clock.
+//! Conformance of the M35 (GSM) dialect: `MO RING`/`MO CONNECTED` call progress, `AT+QENG=1,1` cell info. A simulated M35 (`ModuleProfile::M35`), detected by
+//! `open_modem` from `AT+CGMM`, is driven through the real AT backend for every
+//! `ModemHal` operation — over the in-memory stream on the virtual clock, and through a
+//! real pty opened with tokio-serial on the real clock. The scenarios are in
+//! `modem_ops_common`.
 
 mod modem_ops_common;
 
-use modem_ops_common::*;
+use cellgate_simulator::ModuleProfile;
+use modem_ops_common::Transport;
+
+const PROFILE: ModuleProfile = ModuleProfile::M35;
 
 macro_rules! both_transports {
     ($($name:ident),* $(,)?) => {
@@ -12,47 +17,32 @@ macro_rules! both_transports {
             use super::*;
             $(#[tokio::test(start_paused = true)]
             async fn $name() {
-                let mut b = bed(Transport::Memory, None).await;
-                assert_eq!(cellgate_hal::ModemHal::kind(&b.modem), cellgate_hal::ModuleKind::M35);
-                super::$name(&mut b).await;
+                modem_ops_common::$name(Transport::Memory, PROFILE).await;
             })*
         }
         mod pty {
             use super::*;
             $(#[tokio::test]
             async fn $name() {
-                let mut b = bed(Transport::Pty, None).await;
-                assert_eq!(cellgate_hal::ModemHal::kind(&b.modem), cellgate_hal::ModuleKind::M35);
-                super::$name(&mut b).await;
+                modem_ops_common::$name(Transport::Pty, PROFILE).await;
             })*
         }
     };
 }
 
-async fn identity_and_sim(b: &mut Bed) {
-    modem_ops_common::identity_and_sim(b).await;
-}
-
-async fn network(b: &mut Bed) {
-    modem_ops_common::network(b).await;
-}
-
-async fn outgoing_call_answered(b: &mut Bed) {
-    modem_ops_common::outgoing_call_answered(b).await;
-}
-
-async fn outgoing_call_failures(b: &mut Bed) {
-    modem_ops_common::outgoing_call_failures(b).await;
-}
-
-async fn incoming_call(b: &mut Bed) {
-    modem_ops_common::incoming_call(b).await;
-}
-
 both_transports!(
     identity_and_sim,
+    enter_pin,
+    enter_puk,
     network,
+    cell_info,
+    set_power,
     outgoing_call_answered,
     outgoing_call_failures,
     incoming_call,
+    send_sms,
+    receive_sms,
+    send_ussd,
+    call_forwarding,
+    write_imei_and_reset,
 );

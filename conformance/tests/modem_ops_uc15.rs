@@ -1,14 +1,15 @@
-//! Conformance of the UC15 dialect. The simulator does not speak UC15 yet, so until it
-//! does, the backend is forced to the UC15 dialect (`AT+CLCC` polling for call progress,
-//! no `AT+QMOSTAT`, `AT+QPCMV` audio set-up, `AT+QCCID`) and drives the simulated M35
-//! modem, which answers the 27.007 commands the same way. Every `ModemHal` operation the
-//! simulator supports runs
-//! through the real AT backend, over the in-memory stream on the virtual clock, and
-//! through a real pty opened with tokio-serial on the real clock.
+//! Conformance of the UC15 (UMTS) dialect: `AT+CLCC` polling for call progress, `AT+QENG="servingcell"`/`"neighbourcell"` cell info, 28-bit cell ids. A simulated Uc15 (`ModuleProfile::Uc15`), detected by
+//! `open_modem` from `AT+CGMM`, is driven through the real AT backend for every
+//! `ModemHal` operation — over the in-memory stream on the virtual clock, and through a
+//! real pty opened with tokio-serial on the real clock. The scenarios are in
+//! `modem_ops_common`.
 
 mod modem_ops_common;
 
-use modem_ops_common::*;
+use cellgate_simulator::ModuleProfile;
+use modem_ops_common::Transport;
+
+const PROFILE: ModuleProfile = ModuleProfile::Uc15;
 
 macro_rules! both_transports {
     ($($name:ident),* $(,)?) => {
@@ -16,47 +17,32 @@ macro_rules! both_transports {
             use super::*;
             $(#[tokio::test(start_paused = true)]
             async fn $name() {
-                let mut b = bed(Transport::Memory, Some(&cellgate_backends::uc15::UC15)).await;
-                assert_eq!(cellgate_hal::ModemHal::kind(&b.modem), cellgate_hal::ModuleKind::Uc15);
-                super::$name(&mut b).await;
+                modem_ops_common::$name(Transport::Memory, PROFILE).await;
             })*
         }
         mod pty {
             use super::*;
             $(#[tokio::test]
             async fn $name() {
-                let mut b = bed(Transport::Pty, Some(&cellgate_backends::uc15::UC15)).await;
-                assert_eq!(cellgate_hal::ModemHal::kind(&b.modem), cellgate_hal::ModuleKind::Uc15);
-                super::$name(&mut b).await;
+                modem_ops_common::$name(Transport::Pty, PROFILE).await;
             })*
         }
     };
 }
 
-async fn identity_and_sim(b: &mut Bed) {
-    modem_ops_common::identity_and_sim(b).await;
-}
-
-async fn network(b: &mut Bed) {
-    modem_ops_common::network(b).await;
-}
-
-async fn outgoing_call_answered(b: &mut Bed) {
-    modem_ops_common::outgoing_call_answered(b).await;
-}
-
-async fn outgoing_call_failures(b: &mut Bed) {
-    modem_ops_common::outgoing_call_failures(b).await;
-}
-
-async fn incoming_call(b: &mut Bed) {
-    modem_ops_common::incoming_call(b).await;
-}
-
 both_transports!(
     identity_and_sim,
+    enter_pin,
+    enter_puk,
     network,
+    cell_info,
+    set_power,
     outgoing_call_answered,
     outgoing_call_failures,
     incoming_call,
+    send_sms,
+    receive_sms,
+    send_ussd,
+    call_forwarding,
+    write_imei_and_reset,
 );

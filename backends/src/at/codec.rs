@@ -207,6 +207,17 @@ fn parse_final(line: &str, dial: bool) -> Option<Final> {
 
 /// Strip garbage around a raw line: leading bytes that cannot start an AT line (noise,
 /// NULs, 0xFF after power-up, stray spaces) and trailing whitespace/control bytes.
+/// Whether `rx` is a `+CUSD:` line whose quoted string is still open: a bare line feed
+/// there is part of the text, not a line end (`\r` always ends the line).
+fn inside_quoted_text(rx: &[u8]) -> bool {
+    let start = rx
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(rx.len());
+    rx[start..].starts_with(b"+CUSD:")
+        && !rx.iter().filter(|b| **b == b'"').count().is_multiple_of(2)
+}
+
 fn clean_line(raw: &[u8]) -> Option<String> {
     let start = raw.iter().position(|b| (0x21..0x7f).contains(b))?;
     let end = raw
@@ -300,7 +311,10 @@ impl AtCodec {
     /// Feed bytes read from the module.
     pub fn push_bytes(&mut self, data: &[u8]) {
         for &b in data {
-            if b == b'\r' || b == b'\n' {
+            if b == b'\n' && !self.discarding && inside_quoted_text(&self.rx) {
+                // A line feed inside a quoted `+CUSD` string (menus are multi-line).
+                self.rx.push(b);
+            } else if b == b'\r' || b == b'\n' {
                 if self.discarding {
                     self.discarding = false;
                     self.rx.clear();
@@ -650,6 +664,32 @@ mod tests {
                     "0791448720003023240DD0E474D81C0EBB010000111011315214000BE474D81C0EBB01".into()
                 )
             })]
+        );
+    }
+
+    #[test]
+    fn multi_line_cusd_text_stays_one_urc() {
+        let mut c = AtCodec::new();
+        c.push_bytes(b"\r\n+CUSD: 1,\"1. Balance\n2. Offers\",15\r\n\r\n+CREG: 1\r\n");
+        assert_eq!(
+            drain(&mut c),
+            vec![
+                AtItem::Urc(Urc {
+                    line: "+CUSD: 1,\"1. Balance\n2. Offers\",15".into(),
+                    body: None
+                }),
+                AtItem::Urc(Urc {
+                    line: "+CREG: 1".into(),
+                    body: None
+                })
+            ]
+        );
+        // A carriage return always ends the line, even with the quote still open.
+        c.push_bytes(b"+CUSD: 1,\"broken\r\nOK\r\n");
+        assert_eq!(
+            drain(&mut c).len(),
+            1,
+            "the +CUSD line only (no command pending)"
         );
     }
 

@@ -797,7 +797,16 @@ impl ModemHal for AtModem {
                 format!("AT+CPIN=\"{pin}\",\"{new_pin}\"")
             }
         };
-        self.inner.exec(command(line)?).await?;
+        let lines = self.inner.exec(command(line)?).await?;
+        // Modules that announce `+CPIN: READY` before the final `OK` hand it over as an
+        // information line of this command, not as a URC: treat it as the URC would be.
+        let ready = lines.iter().any(|l| {
+            parse::strip_prefix(l, "+CPIN:").and_then(parse::parse_cpin) == Some(SimState::Ready)
+        });
+        if ready {
+            self.inner.emit(ModemEvent::SimChanged(SimState::Ready));
+            self.inner.sim_became_ready().await;
+        }
         Ok(())
     }
 

@@ -1,17 +1,22 @@
 //! Shared scenarios of `modem_ops_m35.rs` / `modem_ops_uc15.rs`: every `ModemHal`
-//! operation the simulator supports, run through the real AT backend against a simulated
-//! modem, reached either over the in-memory stream (paused clock) or through a real pty
-//! opened with tokio-serial (real clock: pty I/O is not virtual).
+//! operation, run through the real AT backend against a simulated M35 or UC15 (the
+//! dialect detected by `open_modem` from `AT+CGMM`), reached either over the in-memory
+//! stream (paused clock) or through a real pty opened with tokio-serial (real clock: pty
+//! I/O is not virtual).
 #![allow(dead_code)]
 
 use std::time::Duration;
 
-use cellgate_backends::{open_modem, AtModem, AtModemConfig, Dialect};
+use cellgate_backends::{open_modem, AtModem, AtModemConfig};
 use cellgate_hal::{
-    CallDirection, CallStatus, DtmfDigit, HalError, ModemEvent, ModemEvents, ModemHal,
-    OperatorSelection, PowerMode, RegistrationState, ReleaseCause, SimState,
+    AccessTech, CallDirection, CallForwarding, CallStatus, DtmfDigit, ForwardReason, HalError,
+    ModemEvent, ModemEvents, ModemHal, ModuleKind, OperatorSelection, OutgoingPdu, PowerMode,
+    Registration, RegistrationState, ReleaseCause, SimState, SmsFilter, UssdStatus,
 };
-use cellgate_simulator::{ModuleProfile, Network, NetworkConfig};
+use cellgate_simulator::{ModuleProfile, Network, NetworkConfig, SimCard, SmsOptions};
+use cellgate_sms::{
+    decode_mt, encode_submit, Address, ConcatRef, Encoding, MtPdu, Reassembler, Submit,
+};
 
 /// How the backend reaches the simulated modem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,14 +33,26 @@ pub struct Bed {
     pub net: Network,
     pub modem: AtModem,
     pub events: ModemEvents,
+    pub profile: ModuleProfile,
 }
 
-pub async fn bed(transport: Transport, dialect: Option<&'static Dialect>) -> Bed {
+/// A bed with the default SIM of line 1 and the default backend configuration.
+pub async fn bed(transport: Transport, profile: ModuleProfile) -> Bed {
+    bed_with(transport, profile, None, AtModemConfig::default()).await
+}
+
+/// A bed with a chosen SIM and backend configuration. The dialect is never forced: the
+/// backend must detect it from `AT+CGMM`.
+pub async fn bed_with(
+    transport: Transport,
+    profile: ModuleProfile,
+    sim: Option<SimCard>,
+    config: AtModemConfig,
+) -> Bed {
     let net = Network::new(NetworkConfig::default());
-    let port = net.attach_modem(1, ModuleProfile::M35);
-    let config = AtModemConfig {
-        dialect,
-        ..AtModemConfig::default()
+    let port = match sim {
+        Some(card) => net.attach_modem_with_sim(1, profile, card),
+        None => net.attach_modem(1, profile),
     };
     let opened = match transport {
         Transport::Memory => open_modem(port, config).await,
@@ -55,17 +72,59 @@ pub async fn bed(transport: Transport, dialect: Option<&'static Dialect>) -> Bed
         Ok(m) => m,
         Err(e) => panic!("backend did not come up: {e}"),
     };
+    // The dialect was detected from AT+CGMM, not forced.
+    assert!(
+        net.transcript(1).iter().any(|l| l == "-> AT+CGMM"),
+        "no AT+CGMM probe"
+    );
+    assert_eq!(modem.kind(), profile.kind());
+    assert_eq!(modem.dialect().kind, profile.kind());
     let mut events = modem.subscribe();
     // Let the simulated boot finish (a late `RDY` makes the backend re-initialise).
     tokio::time::sleep(Duration::from_secs(8)).await;
     while events.try_recv().is_ok() {}
-    Bed { net, modem, events }
+    Bed {
+        net,
+        modem,
+        events,
+        profile,
+    }
 }
 
 pub async fn next_event(rx: &mut ModemEvents) -> ModemEvent {
     match tokio::time::timeout(Duration::from_secs(90), rx.recv()).await {
         Ok(Ok(ev)) => ev,
         other => panic!("no event: {other:?}"),
+    }
+}
+
+/// Waits for an event matching `f` (others are skipped).
+pub async fn wait_event(rx: &mut ModemEvents, what: &str, f: impl Fn(&ModemEvent) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(e)) if f(&e) => return,
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            other => panic!("no {what}: {other:?}"),
+        }
+    }
+}
+
+/// Asserts that no event matching `f` arrives within `within`.
+pub async fn no_event(
+    rx: &mut ModemEvents,
+    within: Duration,
+    what: &str,
+    f: impl Fn(&ModemEvent) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => return,
+            Ok(Ok(e)) => assert!(!f(&e), "unexpected {what}: {e:?}"),
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => panic!("event stream: {e}"),
+        }
     }
 }
 
@@ -85,7 +144,29 @@ pub async fn next_call_event(rx: &mut ModemEvents) -> ModemEvent {
     }
 }
 
-fn luhn_ok(digits: &str) -> bool {
+/// Polls `registration()` until `want` holds (60 s on the bed's clock).
+pub async fn wait_registration(
+    modem: &AtModem,
+    what: &str,
+    want: impl Fn(&Registration) -> bool,
+) -> Registration {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = modem.registration().await;
+        if let Ok(r) = &r {
+            if want(r) {
+                return r.clone();
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "registration never {what}: last {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub fn luhn_ok(digits: &str) -> bool {
     let sum: u32 = digits
         .bytes()
         .rev()
@@ -102,17 +183,48 @@ fn luhn_ok(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// identity, sim_state, own_number, enter_pin.
-pub async fn identity_and_sim(b: &Bed) {
+/// `body` (14 digits) completed with its Luhn check digit.
+pub fn with_luhn(body: &str) -> String {
+    (0..10u8)
+        .map(|d| format!("{body}{d}"))
+        .find(|c| luhn_ok(c))
+        .unwrap_or_else(|| panic!("no check digit for {body}"))
+}
+
+/// A call to a number that answers, then hung up: the line is in service.
+pub async fn call_works(modem: &AtModem, events: &mut ModemEvents) {
+    let index = modem
+        .dial("5551234")
+        .await
+        .unwrap_or_else(|e| panic!("dial: {e}"));
+    wait_event(events, "CallConnected", |e| {
+        *e == ModemEvent::CallConnected { index }
+    })
+    .await;
+    assert_eq!(modem.hang_up().await, Ok(()));
+    assert_eq!(modem.calls().await.map(|c| c.len()), Ok(0));
+}
+
+// ---------------------------------------------------------------- identity and SIM
+
+/// kind, identity, sim_state, own_number, enter_pin on an unlocked SIM.
+pub async fn identity_and_sim(t: Transport, p: ModuleProfile) {
+    let b = bed(t, p).await;
     let sim = b.net.sim(1).unwrap_or_else(|| panic!("line 1 has no SIM"));
     let id = b
         .modem
         .identity()
         .await
         .unwrap_or_else(|e| panic!("identity: {e}"));
-    assert_eq!(id.model, "Quectel_M35");
+    let model = match p.kind() {
+        ModuleKind::M35 => "M35",
+        ModuleKind::Uc15 => "UC15",
+        ModuleKind::Generic => "",
+    };
+    assert!(id.model.contains(model), "{id:?}");
     assert!(id.manufacturer.contains("Quectel"), "{id:?}");
     assert!(!id.firmware.is_empty());
+    assert_eq!(Some(id.imei.clone()), b.net.imei(1));
     assert_eq!(id.imei.len(), 15);
     assert!(luhn_ok(&id.imei), "{}", id.imei);
     assert_eq!(id.imsi.as_deref(), Some(sim.imsi.as_str()));
@@ -126,8 +238,78 @@ pub async fn identity_and_sim(b: &Bed) {
     ));
 }
 
-/// registration, signal, operator, select_operator, set_power.
-pub async fn network(b: &Bed) {
+/// A SIM with its PIN enabled: wrong PIN -> error and one try less, right PIN -> Ready,
+/// the SMS set-up and registration follow.
+pub async fn enter_pin(t: Transport, p: ModuleProfile) {
+    let mut b = bed_with(
+        t,
+        p,
+        Some(SimCard::for_line(1).with_pin("1111")),
+        AtModemConfig::default(),
+    )
+    .await;
+    assert_eq!(b.modem.sim_state().await, Ok(SimState::PinRequired));
+    let tries = b.net.sim(1).map(|s| s.pin_tries);
+    assert!(matches!(
+        b.modem.enter_pin("0000", None).await,
+        Err(HalError::Cme { code: 16 })
+    ));
+    assert_eq!(b.net.sim(1).map(|s| s.pin_tries), tries.map(|n| n - 1));
+    assert_eq!(b.modem.sim_state().await, Ok(SimState::PinRequired));
+    assert_eq!(b.modem.enter_pin("1111", None).await, Ok(()));
+    wait_event(&mut b.events, "SimChanged(Ready)", |e| {
+        *e == ModemEvent::SimChanged(SimState::Ready)
+    })
+    .await;
+    assert_eq!(b.modem.sim_state().await, Ok(SimState::Ready));
+    assert_eq!(b.net.sim(1).map(|s| s.pin_tries), tries);
+    wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
+    let id = b.modem.identity().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(id.imsi, b.net.sim(1).map(|s| s.imsi));
+    // SMS work once the SIM is unlocked (the deferred SMS set-up ran).
+    b.net
+        .phone_sends_sms("+8613912345678", 1, "after the PIN")
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let got = receive_texts(&mut b, 1).await;
+    assert_eq!(got, vec!["after the PIN".to_string()]);
+}
+
+/// PIN tries exhausted -> PUK and a new PIN.
+pub async fn enter_puk(t: Transport, p: ModuleProfile) {
+    let mut b = bed_with(
+        t,
+        p,
+        Some(SimCard::for_line(1).with_pin("1111")),
+        AtModemConfig::default(),
+    )
+    .await;
+    for _ in 0..3 {
+        assert!(b.modem.enter_pin("0000", None).await.is_err());
+    }
+    assert_eq!(b.modem.sim_state().await, Ok(SimState::PukRequired));
+    assert!(b
+        .modem
+        .enter_pin("11111111", Some("2222".into()))
+        .await
+        .is_err());
+    assert_eq!(
+        b.modem.enter_pin("12345678", Some("2222".into())).await,
+        Ok(())
+    );
+    wait_event(&mut b.events, "SimChanged(Ready)", |e| {
+        *e == ModemEvent::SimChanged(SimState::Ready)
+    })
+    .await;
+    assert_eq!(b.modem.sim_state().await, Ok(SimState::Ready));
+    assert_eq!(b.net.sim(1).map(|s| s.pin), Some("2222".to_string()));
+}
+
+// ---------------------------------------------------------------- network
+
+/// registration, signal (after `set_signal`), operator, select_operator (manual lock to
+/// the second operator and back).
+pub async fn network(t: Transport, p: ModuleProfile) {
+    let b = bed(t, p).await;
     let reg = b
         .modem
         .registration()
@@ -135,31 +317,117 @@ pub async fn network(b: &Bed) {
         .unwrap_or_else(|e| panic!("registration: {e}"));
     assert_eq!(reg.state, RegistrationState::Home);
     assert!(reg.lac.is_some() && reg.cell_id.is_some(), "{reg:?}");
+    if p.kind() == ModuleKind::Uc15 {
+        assert_eq!(reg.tech, Some(AccessTech::Utran), "{reg:?}");
+    }
+    b.net.set_signal(1, 25).unwrap_or_else(|e| panic!("{e:?}"));
     let sig = b
         .modem
         .signal()
         .await
         .unwrap_or_else(|e| panic!("signal: {e}"));
-    assert!(sig.rssi <= 31, "{sig:?}");
+    assert_eq!(sig.rssi, 25, "{sig:?}");
+    assert_eq!(sig.dbm(), Some(-63));
+    b.net.set_signal(1, 9).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(b.modem.signal().await.map(|s| s.rssi), Ok(9));
+
+    let op = b
+        .modem
+        .operator()
+        .await
+        .unwrap_or_else(|e| panic!("operator: {e}"))
+        .unwrap_or_else(|| panic!("no operator"));
+    assert_eq!(op.name, "CHINA MOBILE");
+    assert!(
+        op.numeric.is_none() || op.numeric.as_deref() == Some("46000"),
+        "{op:?}"
+    );
+
+    // Manual lock to the second operator: the home SIM roams there.
+    assert_eq!(
+        b.modem
+            .select_operator(OperatorSelection::Manual("46001".into()))
+            .await,
+        Ok(())
+    );
+    wait_registration(&b.modem, "roaming", |r| {
+        r.state == RegistrationState::Roaming
+    })
+    .await;
     let op = b.modem.operator().await;
-    assert!(matches!(&op, Ok(Some(o)) if !o.name.is_empty()), "{op:?}");
+    assert!(
+        matches!(&op, Ok(Some(o)) if o.name == "CHN-UNICOM"),
+        "{op:?}"
+    );
+    // An operator without cells is refused.
+    assert!(b
+        .modem
+        .select_operator(OperatorSelection::Manual("26201".into()))
+        .await
+        .is_err());
     assert_eq!(
         b.modem.select_operator(OperatorSelection::Automatic).await,
         Ok(())
     );
-    assert_eq!(b.modem.set_power(PowerMode::Full).await, Ok(()));
-    // Still in service afterwards.
-    assert_eq!(
-        b.modem
-            .registration()
-            .await
-            .map(|r| r.state.is_registered()),
-        Ok(true)
+    wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
+    let op = b.modem.operator().await;
+    assert!(
+        matches!(&op, Ok(Some(o)) if o.name == "CHINA MOBILE"),
+        "{op:?}"
     );
 }
 
+/// cell_info in the module's QENG form: serving cell first (M35 `+QENG: 0,...` GSM,
+/// UC15 `+QENG: "servingcell",...,"WCDMA"`), then neighbours.
+pub async fn cell_info(t: Transport, p: ModuleProfile) {
+    let b = bed(t, p).await;
+    let cells = b
+        .modem
+        .cell_info()
+        .await
+        .unwrap_or_else(|e| panic!("cell_info: {e}"));
+    assert!(cells.len() >= 2, "serving and neighbours: {cells:?}");
+    let serving = &cells[0];
+    assert_eq!((serving.mcc, serving.mnc), (460, 0), "{serving:?}");
+    let reg = b
+        .modem
+        .registration()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(Some(serving.lac), reg.lac, "{serving:?} vs {reg:?}");
+    assert_eq!(Some(serving.cell_id), reg.cell_id, "{serving:?} vs {reg:?}");
+    let tech = match p.kind() {
+        ModuleKind::Uc15 => AccessTech::Utran,
+        _ => AccessTech::Gsm,
+    };
+    assert!(cells.iter().all(|c| c.tech == tech), "{cells:?}");
+    assert!(serving.level_dbm.is_some(), "{serving:?}");
+    assert!(serving.bsic_or_psc.is_some(), "{serving:?}");
+    // Neighbours are the other cells.
+    assert!(
+        cells[1..].iter().all(|c| c.arfcn != serving.arfcn),
+        "{cells:?}"
+    );
+}
+
+/// set_power: CFUN 4 and 0 drop the registration, CFUN 1 brings it back.
+pub async fn set_power(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    for mode in [PowerMode::RadioOff, PowerMode::Minimum] {
+        assert_eq!(b.modem.set_power(mode).await, Ok(()), "{mode:?}");
+        wait_registration(&b.modem, "lost", |r| !r.state.is_registered()).await;
+        assert!(b.modem.dial("5551234").await.is_err(), "{mode:?}");
+        assert_eq!(b.modem.set_power(PowerMode::Full).await, Ok(()));
+        wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
+    }
+    call_works(&b.modem, &mut b.events).await;
+}
+
+// ---------------------------------------------------------------- calls
+
 /// dial, progress events, send_dtmf, calls, hang_up.
-pub async fn outgoing_call_answered(b: &mut Bed) {
+pub async fn outgoing_call_answered(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
     let index = b
         .modem
         .dial("5551234")
@@ -179,14 +447,26 @@ pub async fn outgoing_call_answered(b: &mut Bed) {
         (calls[0].index, calls[0].direction, calls[0].status),
         (index, CallDirection::MobileOriginated, CallStatus::Active)
     );
-    let digit = DtmfDigit::new('7').unwrap_or_else(|| panic!("digit"));
-    assert_eq!(b.modem.send_dtmf(digit).await, Ok(()));
+    assert_eq!(calls[0].number, "5551234");
+    for c in ['7', '#'] {
+        let digit = DtmfDigit::new(c).unwrap_or_else(|| panic!("digit"));
+        assert_eq!(b.modem.send_dtmf(digit).await, Ok(()));
+    }
+    assert!(
+        b.net.event_log().iter().any(|l| l.contains('7')),
+        "DTMF not seen by the network"
+    );
     assert_eq!(b.modem.hang_up().await, Ok(()));
     assert_eq!(b.modem.calls().await.map(|c| c.len()), Ok(0));
+    assert!(b.net.calls().is_empty(), "{:?}", b.net.calls());
+    // No call: DTMF is refused.
+    let digit = DtmfDigit::new('1').unwrap_or_else(|| panic!("digit"));
+    assert!(b.modem.send_dtmf(digit).await.is_err());
 }
 
 /// Failed calls end with the 24.008 cause of the simulated network.
-pub async fn outgoing_call_failures(b: &mut Bed) {
+pub async fn outgoing_call_failures(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
     for (number, cause) in [
         ("5550486", ReleaseCause::USER_BUSY),
         ("5550404", ReleaseCause::UNASSIGNED_NUMBER),
@@ -209,7 +489,8 @@ pub async fn outgoing_call_failures(b: &mut Bed) {
 }
 
 /// An incoming call with caller id, answered, released by the caller.
-pub async fn incoming_call(b: &mut Bed) {
+pub async fn incoming_call(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
     let caller = "+8613912345678";
     b.net
         .phone_calls_line(caller, 1)
@@ -240,4 +521,324 @@ pub async fn incoming_call(b: &mut Bed) {
             cause: ReleaseCause::NORMAL_CLEARING
         }
     );
+    // Nothing ringing: answering fails.
+    assert!(b.modem.answer().await.is_err());
+}
+
+// ---------------------------------------------------------------- SMS
+
+/// send_sms: GSM 7-bit and UCS2 texts reach the SMSC exactly.
+pub async fn send_sms(t: Transport, p: ModuleProfile) {
+    let b = bed(t, p).await;
+    let own = b.net.sim(1).map(|s| s.msisdn).unwrap_or_default();
+    let texts = ["Hello from cellgate {€}", "Привет, мир! 👋"];
+    let mut refs = Vec::new();
+    for text in texts {
+        let submit = Submit::new(Address::international("8613912345678"), text);
+        let pdu = encode_submit(&submit, None).unwrap_or_else(|e| panic!("{e:?}"));
+        let mr = b
+            .modem
+            .send_sms(&OutgoingPdu {
+                pdu_hex: pdu.hex,
+                tpdu_len: pdu.tpdu_len,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("send_sms {text}: {e}"));
+        refs.push(mr);
+    }
+    assert_ne!(refs[0], refs[1], "message references");
+    let sent = b.net.smsc_texts();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for (s, text) in sent.iter().zip(texts) {
+        assert_eq!(s.text, text);
+        assert_eq!(s.parts, 1);
+        assert!(s.to.ends_with("8613912345678"), "{s:?}");
+        assert!(s.from.ends_with(own.trim_start_matches('+')), "{s:?}");
+    }
+    // A bad length is refused by the module.
+    let submit = Submit::new(Address::international("8613912345678"), "x");
+    let pdu = encode_submit(&submit, None).unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(b
+        .modem
+        .send_sms(&OutgoingPdu {
+            pdu_hex: pdu.hex,
+            tpdu_len: pdu.tpdu_len + 3,
+        })
+        .await
+        .is_err());
+    assert_eq!(b.net.smsc_texts().len(), 2);
+}
+
+/// Waits for `n` distinct stored messages, reads and decodes each (`read_sms`), deletes
+/// it (`delete_sms`) and returns the reassembled texts in arrival order.
+pub async fn receive_texts(b: &mut Bed, n: usize) -> Vec<String> {
+    let mut reassembler = Reassembler::new(Duration::from_secs(3600));
+    let mut texts = Vec::new();
+    while texts.len() < n {
+        let ModemEvent::SmsStored { index } = next_event(&mut b.events).await else {
+            continue;
+        };
+        let Ok(sms) = b.modem.read_sms(index).await else {
+            continue; // already handled (the sweep re-announces until deleted)
+        };
+        assert_eq!(sms.index, index);
+        let (_, pdu) = decode_mt(&sms.pdu_hex).unwrap_or_else(|e| panic!("{e:?}"));
+        let MtPdu::Deliver(d) = pdu else {
+            panic!("not a DELIVER: {pdu:?}");
+        };
+        assert_eq!(b.modem.delete_sms(index).await, Ok(()));
+        if let Some(done) = reassembler.push_deliver(&d, 0) {
+            texts.push(
+                done.content
+                    .as_text()
+                    .unwrap_or_else(|| panic!("not text"))
+                    .to_owned(),
+            );
+        }
+    }
+    texts
+}
+
+/// list_sms / read_sms / delete_sms with messages delivered by phones, including a
+/// 3-part UCS2 message reassembled to the exact text.
+pub async fn receive_sms(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    let from = "+8613912345678";
+    b.net
+        .phone_sends_sms(from, 1, "first message")
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    b.net
+        .phone_sends_sms(from, 1, "second message")
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // Two +CMTI; both listed, unread.
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        if let ModemEvent::SmsStored { index } = next_event(&mut b.events).await {
+            if !seen.contains(&index) {
+                seen.push(index);
+            }
+        }
+    }
+    let unread = b
+        .modem
+        .list_sms(SmsFilter::Unread)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        unread.iter().map(|s| s.index).collect::<Vec<_>>(),
+        seen,
+        "{unread:?}"
+    );
+    assert!(unread.iter().all(|s| s.status == SmsFilter::Unread));
+    let first = b
+        .modem
+        .read_sms(seen[0])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, MtPdu::Deliver(d)) = decode_mt(&first.pdu_hex).unwrap_or_else(|e| panic!("{e:?}"))
+    else {
+        panic!("not a DELIVER");
+    };
+    assert_eq!(d.text(), Some("first message"));
+    assert_eq!(d.originator.to_string(), from, "{:?}", d.originator);
+    // Listing the unread ones marked them read (27.005).
+    let read = b.modem.list_sms(SmsFilter::Read).await.unwrap_or_default();
+    assert_eq!(read.iter().map(|s| s.index).collect::<Vec<_>>(), seen);
+    assert_eq!(b.modem.list_sms(SmsFilter::Unread).await, Ok(vec![]));
+    assert_eq!(
+        b.modem
+            .list_sms(SmsFilter::All)
+            .await
+            .map(|l| l.len())
+            .unwrap_or(0),
+        2
+    );
+    for i in &seen {
+        assert_eq!(b.modem.delete_sms(*i).await, Ok(()));
+    }
+    assert_eq!(b.modem.list_sms(SmsFilter::All).await, Ok(vec![]));
+    // An empty slot.
+    assert!(matches!(
+        b.modem.read_sms(seen[0]).await,
+        Err(HalError::Cms { code: 321 })
+    ));
+    while b.events.try_recv().is_ok() {}
+
+    // A 3-part UCS2 message, parts reassembled to the exact text.
+    let long = "Привет, мир! 👋 Это длинное сообщение. ".repeat(4);
+    let parts = b
+        .net
+        .phone_sends_sms_with(
+            from,
+            1,
+            &long,
+            &SmsOptions {
+                encoding: Encoding::Ucs2,
+                reference: Some(ConcatRef::Sixteen(0x4242)),
+                ..SmsOptions::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(parts, 3);
+    let got = receive_texts(&mut b, 1).await;
+    assert_eq!(got, vec![long]);
+    assert_eq!(b.modem.list_sms(SmsFilter::All).await, Ok(vec![]));
+}
+
+// ---------------------------------------------------------------- supplementary services
+
+/// send_ussd: `*100#` balance, the multi-step `*123#` menu.
+pub async fn send_ussd(t: Transport, p: ModuleProfile) {
+    let b = bed(t, p).await;
+    let r = b
+        .modem
+        .send_ussd("*100#")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, UssdStatus::Done, "{r:?}");
+    let text = r.text.unwrap_or_default();
+    assert!(
+        text.starts_with("Your balance is 50.00"),
+        "balance text: {text:?}"
+    );
+    let r = b
+        .modem
+        .send_ussd("*123#")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, UssdStatus::FurtherActionRequired, "{r:?}");
+    assert_eq!(
+        r.text.as_deref(),
+        Some("1. Balance\n2. My number\n3. Offers")
+    );
+    let r = b
+        .modem
+        .send_ussd("3")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, UssdStatus::FurtherActionRequired, "{r:?}");
+    assert_eq!(
+        r.text.as_deref(),
+        Some("1. 100 MB for 5.00\n2. 1 GB for 20.00")
+    );
+    let r = b
+        .modem
+        .send_ussd("1")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (r.status, r.text.as_deref()),
+        (UssdStatus::Done, Some("100 MB added."))
+    );
+    let r = b.modem.send_ussd("*777#").await;
+    assert!(
+        matches!(&r, Ok(u) if u.status == UssdStatus::NotSupported),
+        "{r:?}"
+    );
+}
+
+/// set_call_forwarding / call_forwarding: a round trip per reason, then disabled.
+pub async fn call_forwarding(t: Transport, p: ModuleProfile) {
+    let b = bed(t, p).await;
+    for (reason, target, secs) in [
+        (ForwardReason::Unconditional, "+8613911110001", None),
+        (ForwardReason::Busy, "+8613911110002", None),
+        (ForwardReason::NoReply, "+8613911110003", Some(20)),
+        (ForwardReason::NotReachable, "13911110004", None),
+    ] {
+        let setting = CallForwarding {
+            reason,
+            enabled: true,
+            number: Some(target.into()),
+            no_reply_seconds: secs,
+        };
+        assert_eq!(
+            b.modem.set_call_forwarding(&setting).await,
+            Ok(()),
+            "{reason:?}"
+        );
+        assert_eq!(
+            b.modem.call_forwarding(reason).await,
+            Ok(setting.clone()),
+            "{reason:?}"
+        );
+    }
+    // Unconditional forwarding diverts an incoming call: the caller reaches the target,
+    // the line does not ring. Then everything is switched off.
+    for reason in [
+        ForwardReason::Unconditional,
+        ForwardReason::Busy,
+        ForwardReason::NoReply,
+        ForwardReason::NotReachable,
+    ] {
+        let off = CallForwarding {
+            reason,
+            enabled: false,
+            number: None,
+            no_reply_seconds: None,
+        };
+        assert_eq!(
+            b.modem.set_call_forwarding(&off).await,
+            Ok(()),
+            "{reason:?}"
+        );
+        let back = b
+            .modem
+            .call_forwarding(reason)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!back.enabled, "{reason:?}: {back:?}");
+        assert_eq!(back.reason, reason);
+    }
+}
+
+// ---------------------------------------------------------------- module management
+
+/// write_imei (the simulator applies it at once; it survives the reset), reset (the
+/// module comes back, re-initialised; no `ModuleRestarted` for a commanded reset).
+pub async fn write_imei_and_reset(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    let old = b.net.imei(1).unwrap_or_default();
+    let new = with_luhn(&format!("{}99887766", &old[..6]));
+    assert_ne!(new, old);
+    // Invalid IMEIs never reach the module.
+    let bad = format!("{}{}", &new[..14], (new.as_bytes()[14] - b'0' + 1) % 10);
+    assert!(matches!(
+        b.modem.write_imei(&bad).await,
+        Err(HalError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        b.modem.write_imei("12345").await,
+        Err(HalError::InvalidArgument(_))
+    ));
+    assert_eq!(b.modem.write_imei(&new).await, Ok(()));
+    assert_eq!(b.net.imei(1), Some(new.clone()));
+    assert_eq!(b.modem.identity().await.map(|i| i.imei), Ok(new.clone()));
+
+    assert_eq!(b.modem.reset().await, Ok(()));
+    assert!(
+        b.net
+            .event_log()
+            .iter()
+            .any(|l| l.contains("module restarting")),
+        "no AT+CFUN=1,1 seen by the module"
+    );
+    // Per docs/backends.md, ModuleRestarted is only for restarts the engine did not ask
+    // for (spontaneous reboots, watchdog recovery).
+    no_event(
+        &mut b.events,
+        Duration::from_secs(10),
+        "ModuleRestarted",
+        |e| *e == ModemEvent::ModuleRestarted,
+    )
+    .await;
+    assert_eq!(b.modem.identity().await.map(|i| i.imei), Ok(new));
+    assert_eq!(b.modem.sim_state().await, Ok(SimState::Ready));
+    wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
+    // Re-initialised: SMS arrive (CNMI set again), calls work.
+    b.net
+        .phone_sends_sms("+8613912345678", 1, "after reset")
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(receive_texts(&mut b, 1).await, vec!["after reset"]);
+    call_works(&b.modem, &mut b.events).await;
 }
