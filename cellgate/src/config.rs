@@ -150,6 +150,7 @@ impl TlsSection {
                 cert.display().to_string(),
                 key.display().to_string()
             ),
+            other => other.to_string(),
         })
     }
 }
@@ -314,6 +315,23 @@ pub struct AccountSection {
     pub expires: u32,
     /// GSM -> SIP forward target of this account's lines (F-6.8.10): `user@host:port`.
     pub forward_to: Option<String>,
+    /// Transport toward the registrar / proxy: `udp` (default), `tcp` or `tls` (issue #5).
+    #[serde(default)]
+    pub transport: Option<String>,
+    /// PEM file of the CA(s) a TLS server must chain to (needed with `transport = "tls"`).
+    pub tls_ca: Option<PathBuf>,
+    /// Name the TLS server must present (default: the registrar's IP address).
+    pub tls_server_name: Option<String>,
+}
+
+impl AccountSection {
+    /// The configured transport (`udp` when unset or unknown; validation reports the latter).
+    pub fn transport_kind(&self) -> cellgate_engine::connections::SipTransportKind {
+        self.transport
+            .as_deref()
+            .and_then(cellgate_engine::connections::SipTransportKind::parse)
+            .unwrap_or_default()
+    }
 }
 
 impl std::fmt::Debug for AccountSection {
@@ -526,6 +544,32 @@ impl Config {
             if let Some(p) = &a.outbound_proxy {
                 resolve("sip.account.outbound_proxy", p)?;
             }
+            if let Some(t) = &a.transport {
+                if cellgate_engine::connections::SipTransportKind::parse(t).is_none() {
+                    return Err(format!(
+                        "sip.account.transport = {t:?}: expected \"udp\", \"tcp\" or \"tls\""
+                    ));
+                }
+            }
+            let uses_tls = a.transport_kind()
+                == cellgate_engine::connections::SipTransportKind::Tls
+                || a.forward_to.as_deref().is_some_and(|f| {
+                    cellgate_engine::connections::SipTransportKind::from_uri(f)
+                        == Some(cellgate_engine::connections::SipTransportKind::Tls)
+                });
+            match &a.tls_ca {
+                Some(ca) => {
+                    cellgate_engine::tls::client_config(ca)
+                        .map_err(|e| format!("sip.account.tls_ca: {e}"))?;
+                }
+                None if uses_tls => {
+                    return Err(format!(
+                        "sip.account {:?}: TLS needs tls_ca (PEM file of the server's CA)",
+                        a.auth_id
+                    ));
+                }
+                None => {}
+            }
         }
         for (i, pattern) in sip.trunk_accept.iter().enumerate() {
             pattern
@@ -658,6 +702,7 @@ impl Config {
                     .outbound_proxy
                     .as_deref()
                     .and_then(|p| resolve("", p).ok()),
+                transport: a.transport_kind(),
             };
             let label = match (sip.mode, a.line, a.group) {
                 (SipMode::PerLine, Some(l), _) => format!("line {l}"),
@@ -671,13 +716,17 @@ impl Config {
                 _ => all_lines.clone(),
             };
             if let Some(target) = &a.forward_to {
-                let uri = if target.starts_with("sip:") {
+                let uri = if target.starts_with("sip:") || target.starts_with("sips:") {
                     target.clone()
                 } else {
                     format!("sip:{target}")
                 };
                 let host = uri
+                    .trim_start_matches("sips:")
                     .trim_start_matches("sip:")
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
                     .rsplit('@')
                     .next()
                     .unwrap_or("");
@@ -725,6 +774,7 @@ impl Config {
                     registrar: b,
                     domain: a.domain.clone(),
                     outbound_proxy: None,
+                    transport: a.transport_kind(),
                 });
             if sip.keepalive_secs > 0 {
                 config.keepalives.push(KeepAlive {
@@ -852,6 +902,32 @@ mod tests {
         assert!(err.to_string().contains("sip.registrar.password"), "{err}");
         let err = parse("[sip]\nlisten = \"192.0.2.1:5060\"\n[sip.registrar]\n").unwrap_err();
         assert!(err.to_string().contains("password"), "{err}");
+    }
+
+    #[test]
+    fn account_transport_and_tls_ca_are_checked() {
+        let account = "[sip]\nlisten = \"192.0.2.1:5060\"\n[[sip.account]]\nauth_id = \"a\"\n\
+                       password = \"p\"\nregistrar = \"192.0.2.50\"\n";
+        let c = parse(&format!("{account}transport = \"tcp\"\n")).unwrap();
+        let g = c.gateway_config();
+        assert_eq!(
+            g.registrations[0].primary.transport,
+            cellgate_engine::connections::SipTransportKind::Tcp
+        );
+        let err = parse(&format!("{account}transport = \"sctp\"\n")).unwrap_err();
+        assert!(err.to_string().contains("sip.account.transport"), "{err}");
+        let err = parse(&format!("{account}transport = \"tls\"\n")).unwrap_err();
+        assert!(err.to_string().contains("tls_ca"), "{err}");
+        let err = parse(&format!(
+            "{account}forward_to = \"sips:101@192.0.2.60:5061\"\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("tls_ca"), "{err}");
+        let err = parse(&format!(
+            "{account}transport = \"tls\"\ntls_ca = \"/nonexistent/ca.pem\"\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("sip.account.tls_ca"), "{err}");
     }
 
     #[test]

@@ -120,5 +120,20 @@ pub async fn bind_sip(
         let tls_local = transport.tls_local_addr().unwrap_or(tls.listen);
         info!(listen = %tls_local, "SIP over TLS accepted too");
     }
+    for a in &sip.accounts {
+        if let Some(ca) = &a.tls_ca {
+            let client = cellgate_engine::tls::client_config(ca)
+                .map_err(|e| format!("sip.account.tls_ca: {e}"))?;
+            transport.set_tls_client(client);
+        }
+        if let Some(name) = &a.tls_server_name {
+            let hops = [Some(&a.registrar), a.outbound_proxy.as_ref()];
+            for hop in hops.into_iter().flatten() {
+                if let Ok(addr) = crate::config::resolve_with_default("", hop, 5060) {
+                    transport.set_tls_server_name(addr, name);
+                }
+            }
+        }
+    }
     Ok((transport, local))
 }

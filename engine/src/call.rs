@@ -129,6 +129,9 @@ pub struct InboundCall {
     pub sip_done: bool,
     /// Our RTP port for this call.
     pub media_port: u16,
+    /// The GSM caller left before any provisional response: CANCEL as soon as one
+    /// arrives (RFC 3261 §9.1 forbids it earlier).
+    pub cancel_pending: bool,
 }
 
 impl InboundCall {

@@ -9,6 +9,7 @@
 
 pub mod call;
 pub mod cause;
+pub mod connections;
 pub mod gateway;
 pub mod lines;
 pub mod runtime;

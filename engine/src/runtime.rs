@@ -95,7 +95,8 @@ pub async fn run_gateway_with_audio(
         while let Some(out) = gateway.poll_output() {
             match out {
                 Output::Transmit { to, payload } => {
-                    if let Err(e) = transport.send(to, &payload).await {
+                    let kind = gateway.transport_for(to);
+                    if let Err(e) = transport.send_on(kind, to, &payload).await {
                         warn!(%to, error = %e, "SIP send failed");
                     }
                 }

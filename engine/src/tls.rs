@@ -12,8 +12,8 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-pub use tokio_rustls::rustls::ServerConfig;
-pub use tokio_rustls::TlsAcceptor;
+pub use tokio_rustls::rustls::{ClientConfig, ServerConfig};
+pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// A TLS handshake that takes longer than this is abandoned (its connection slot freed).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,6 +32,14 @@ pub enum TlsSetupError {
     /// The key file is missing, unreadable or holds no PEM private key.
     #[error("private key {path}: {reason}")]
     Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The CA file is missing, unreadable or holds no usable PEM certificate.
+    #[error("CA certificates {path}: {reason}")]
+    Ca {
         /// The file.
         path: PathBuf,
         /// What is wrong.
@@ -89,5 +97,39 @@ pub fn server_config_from_der(
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|e| e.to_string())?;
+    Ok(Arc::new(config))
+}
+
+/// Client settings for the gateway's own TLS connections (issue #5): servers must
+/// present a chain to one of the PEM certificates in `ca` (e.g. the provider's CA).
+pub fn client_config(ca: &Path) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    let ca_error = |reason: String| TlsSetupError::Ca {
+        path: ca.to_owned(),
+        reason,
+    };
+    let pem = std::fs::read(ca).map_err(|e| ca_error(e.to_string()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ca_error(format!("not PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(ca_error("no CERTIFICATE in the file".into()));
+    }
+    client_config_from_der(certs).map_err(ca_error)
+}
+
+/// Client settings trusting the DER certificates `roots`.
+pub fn client_config_from_der(
+    roots: Vec<CertificateDer<'static>>,
+) -> Result<Arc<ClientConfig>, String> {
+    let mut store = rustls::RootCertStore::empty();
+    for cert in roots {
+        store.add(cert).map_err(|e| e.to_string())?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(store)
+        .with_no_client_auth();
     Ok(Arc::new(config))
 }

@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
+use tokio_rustls::rustls::pki_types::ServerName;
 
+use crate::connections::SipTransportKind;
 use crate::sip::message::MAX_DATAGRAM;
-use crate::tls::{ServerConfig, TlsAcceptor, HANDSHAKE_TIMEOUT};
+use crate::tls::{ClientConfig, ServerConfig, TlsAcceptor, TlsConnector, HANDSHAKE_TIMEOUT};
 
 /// A datagram with its peer address (source when received, destination when sent).
 pub type Datagram = (SocketAddr, Bytes);
@@ -160,6 +162,8 @@ pub struct UdpTcp {
     writers: Writers,
     acceptors: Vec<tokio::task::JoinHandle<()>>,
     tls_addr: Option<SocketAddr>,
+    tls_client: Option<Arc<ClientConfig>>,
+    tls_names: HashMap<SocketAddr, String>,
 }
 
 impl Drop for UdpTcp {
@@ -187,6 +191,8 @@ impl UdpTcp {
             writers: Arc::default(),
             acceptors: Vec::new(),
             tls_addr: None,
+            tls_client: None,
+            tls_names: HashMap::new(),
         }
     }
 
@@ -209,6 +215,48 @@ impl UdpTcp {
     /// The address of the TLS listener, if there is one.
     pub fn tls_local_addr(&self) -> Option<SocketAddr> {
         self.tls_addr
+    }
+
+    /// Opens a connection of `kind` to `to` in the background and returns its writer;
+    /// what is written meanwhile is sent once the connection (and TLS handshake) is up.
+    /// A failed connection is logged and forgotten, so the next send tries again.
+    fn connect(
+        &self,
+        kind: SipTransportKind,
+        to: SocketAddr,
+    ) -> io::Result<mpsc::UnboundedSender<Bytes>> {
+        let tls = match kind {
+            SipTransportKind::Tls => {
+                let config = self.tls_client.clone().ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "TLS toward a peer but no TLS client settings (CA)",
+                    )
+                })?;
+                let name = match self.tls_names.get(&to) {
+                    Some(name) => ServerName::try_from(name.clone())
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+                    None => ServerName::IpAddress(to.ip().into()),
+                };
+                Some((TlsConnector::from(config), name))
+            }
+            _ => None,
+        };
+        let mut writers = lock(&self.writers);
+        if writers.len() >= MAX_STREAM_CONNECTIONS {
+            return Err(io::Error::other("too many SIP stream connections"));
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        writers.insert(to, tx.clone());
+        drop(writers);
+        tokio::spawn(connect_stream(
+            to,
+            tls,
+            self.inbound_tx.clone(),
+            rx,
+            self.writers.clone(),
+        ));
+        Ok(tx)
     }
 
     /// Peers with an open stream connection.
@@ -267,6 +315,48 @@ async fn accept_loop(
                 writers.clone(),
             )),
         };
+    }
+}
+
+/// Connects to `to` (TLS when `tls` is set) and serves the connection like an accepted
+/// one; connect and handshake are bounded by [`HANDSHAKE_TIMEOUT`].
+async fn connect_stream(
+    to: SocketAddr,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+    inbound: mpsc::UnboundedSender<Datagram>,
+    outbound: mpsc::UnboundedReceiver<Bytes>,
+    writers: Writers,
+) {
+    let stream =
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio::net::TcpStream::connect(to)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::warn!(%to, error = %e, "SIP connection failed");
+                lock(&writers).remove(&to);
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(%to, "SIP connection timed out");
+                lock(&writers).remove(&to);
+                return;
+            }
+        };
+    let _ = stream.set_nodelay(true);
+    match tls {
+        None => serve_stream(stream, to, inbound, outbound, writers).await,
+        Some((connector, name)) => {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, connector.connect(name, stream)).await {
+                Ok(Ok(tls)) => serve_stream(tls, to, inbound, outbound, writers).await,
+                Ok(Err(e)) => {
+                    tracing::warn!(%to, error = %e, "SIP TLS handshake (client) failed");
+                    lock(&writers).remove(&to);
+                }
+                Err(_) => {
+                    tracing::warn!(%to, "SIP TLS handshake (client) timed out");
+                    lock(&writers).remove(&to);
+                }
+            }
+        }
     }
 }
 
@@ -443,6 +533,61 @@ impl SipTransport {
                 Some(message) = t.inbound.recv() => Ok(message),
             },
         }
+    }
+
+    /// The UDP+stream transport, made from a plain UDP one if needed; `None` for the
+    /// in-memory pipe.
+    fn streams(&mut self) -> Option<&mut UdpTcp> {
+        if matches!(self, SipTransport::Udp(_)) {
+            let placeholder = SipTransport::Memory(memory_pair(([0, 0, 0, 0], 0).into()).0);
+            if let SipTransport::Udp(udp) = std::mem::replace(self, placeholder) {
+                *self = SipTransport::UdpTcp(UdpTcp::udp_only(udp));
+            }
+        }
+        match self {
+            SipTransport::UdpTcp(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Sets the client settings of the gateway's own TLS connections (issue #5).
+    pub fn set_tls_client(&mut self, config: Arc<ClientConfig>) {
+        if let Some(t) = self.streams() {
+            t.tls_client = Some(config);
+        }
+    }
+
+    /// The name a TLS peer at `to` must present (default: its IP address).
+    pub fn set_tls_server_name(&mut self, to: SocketAddr, name: &str) {
+        if let Some(t) = self.streams() {
+            t.tls_names.insert(to, name.to_owned());
+        }
+    }
+
+    /// Sends one message over `kind` (issue #5): UDP as [`send`](Self::send); TCP or
+    /// TLS over the open connection to `to` (accepted or ours), else a new one (one per
+    /// peer, kept open, reopened on demand). The in-memory pipe ignores `kind`.
+    pub async fn send_on(
+        &mut self,
+        kind: SipTransportKind,
+        to: SocketAddr,
+        payload: &Bytes,
+    ) -> io::Result<()> {
+        if !kind.is_stream() {
+            return self.send(to, payload).await;
+        }
+        let Some(t) = self.streams() else {
+            return self.send(to, payload).await;
+        };
+        let writer = lock(&t.writers).get(&to).cloned();
+        if let Some(w) = writer {
+            if w.send(payload.clone()).is_ok() {
+                return Ok(());
+            }
+        }
+        t.connect(kind, to)?
+            .send(payload.clone())
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
     }
 
     /// Sends one datagram.

@@ -174,6 +174,7 @@ impl Gateway {
                 gsm_done: false,
                 sip_done: false,
                 media_port,
+                cancel_pending: false,
             },
         );
     }
@@ -213,7 +214,11 @@ impl Gateway {
         }
         let event = call.invite.on_response(now, response);
         match event {
-            InviteClientEvent::Provisional(_) => {}
+            InviteClientEvent::Provisional(_) => {
+                if std::mem::take(&mut call.cancel_pending) {
+                    self.cancel_inbound_invite(now, id);
+                }
+            }
             InviteClientEvent::Success(_) => {
                 call.remote_target = response
                     .headers
@@ -358,24 +363,7 @@ impl Gateway {
         call.gsm_done = true;
         self.lines.release(call.line);
         match call.phase {
-            InboundPhase::Calling => {
-                // CANCEL the INVITE (RFC 3261 §9.1: same branch, Request-URI, Call-ID,
-                // From, To and CSeq number as the INVITE).
-                info!(call = id.0, "GSM caller hung up before answer: CANCEL");
-                let invite = call.invite.invite().clone();
-                let mut cancel = Request::new(Method::CANCEL, invite.uri.clone());
-                for name in [Name::VIA, Name::FROM, Name::TO, Name::CALL_ID, Name::ROUTE] {
-                    let _ = invite.headers.clone_into(&mut cancel.headers, name);
-                }
-                cancel
-                    .headers
-                    .insert(Name::CSEQ, format!("{} CANCEL", call.cseq));
-                cancel.headers.insert(Name::MAX_FORWARDS, "70");
-                let branch = call.invite.branch.clone();
-                let to = call.next_hop;
-                // The 487 (or a late 2xx) still arrives on the INVITE transaction.
-                self.start_client_transaction(now, &cancel, branch, to, Purpose::InboundCancel(id));
-            }
+            InboundPhase::Calling => self.cancel_inbound_invite(now, id),
             InboundPhase::Connected => {
                 info!(call = id.0, "GSM caller hung up: BYE");
                 call.phase = InboundPhase::Ending;

@@ -16,6 +16,7 @@
 //! | `voip_to_gsm` | SIP calls into the gateway: dial, ringback, answer, release |
 //! | `hold` | re-INVITE in a VoIP -> GSM dialog (hold / resume) |
 //! | `gsm_to_voip` | GSM calls out to SIP: INVITE client, ACK, CANCEL, BYE |
+//! | `early_cancel` | CANCEL of a GSM -> SIP INVITE, held back until a provisional (RFC 3261 §9.1) |
 //! | `dtmf` | DTMF by INFO in both directions (F-6.4.15) |
 //! | `client_transactions` | the gateway's own non-INVITE requests (INFO, MESSAGE, OPTIONS, BYE, CANCEL) |
 //! | `registration` | registration accounts and the built-in registrar |
@@ -28,6 +29,7 @@ mod admission;
 mod client_transactions;
 mod config;
 mod dtmf;
+mod early_cancel;
 mod gsm_to_voip;
 mod headers;
 mod hold;
@@ -59,6 +61,7 @@ use ezk_sip_types::{Method, Name, StatusCode};
 use tracing::{debug, warn};
 
 use crate::call::{CallRef, InboundCall, OutboundCall};
+use crate::connections::SipTransportKind;
 use crate::lines::LineTable;
 use crate::sip::digest::DigestServer;
 use crate::sip::ids::IdGenerator;
@@ -162,7 +165,44 @@ impl Gateway {
         if !self.media.is_empty() {
             self.sync_media();
         }
-        self.output.pop_front()
+        let out = self.output.pop_front()?;
+        Some(self.stamp_transport(out))
+    }
+
+    /// The transport the shell must use toward `to` (issue #5): the configured one of a
+    /// registration server or forward target (`sips:` / `;transport=` of its URI) whose
+    /// next hop is `to`; UDP otherwise. Requests to a stream hop already come out of
+    /// [`poll_output`](Self::poll_output) with the matching `Via` and `Contact`.
+    pub fn transport_for(&self, to: SocketAddr) -> SipTransportKind {
+        let servers = self
+            .config
+            .registrations
+            .iter()
+            .flat_map(|r| std::iter::once(&r.primary).chain(r.backup.iter()));
+        for server in servers {
+            if server.next_hop() == to && server.transport.is_stream() {
+                return server.transport;
+            }
+        }
+        self.config
+            .forward
+            .values()
+            .filter(|f| f.next_hop == to)
+            .find_map(|f| SipTransportKind::from_uri(&f.uri))
+            .unwrap_or_default()
+    }
+
+    fn stamp_transport(&self, out: Output) -> Output {
+        match out {
+            Output::Transmit { to, payload } => {
+                let kind = self.transport_for(to);
+                Output::Transmit {
+                    to,
+                    payload: crate::connections::stamp_request(&payload, kind),
+                }
+            }
+            other => other,
+        }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.

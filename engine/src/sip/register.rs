@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub domain: Option<String>,
     /// Outbound proxy (F-6.3.10): requests go there, with a `Route` header naming it.
     pub outbound_proxy: Option<SocketAddr>,
+    /// Transport toward the next hop (UDP, TCP or TLS; issue #5).
+    pub transport: crate::connections::SipTransportKind,
 }
 
 impl ServerConfig {
@@ -52,6 +54,7 @@ impl ServerConfig {
             registrar,
             domain: None,
             outbound_proxy: None,
+            transport: crate::connections::SipTransportKind::Udp,
         }
     }
 
