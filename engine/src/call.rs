@@ -132,6 +132,19 @@ pub struct InboundCall {
     /// The GSM caller left before any provisional response: CANCEL as soon as one
     /// arrives (RFC 3261 §9.1 forbids it earlier).
     pub cancel_pending: bool,
+    /// re-INVITEs from the SIP side (hold / resume).
+    pub hold: InboundHold,
+}
+
+/// re-INVITE state of a GSM -> SIP dialog.
+#[derive(Debug, Default)]
+pub struct InboundHold {
+    /// The re-INVITE being answered (its 2xx retransmitted until the ACK).
+    pub reinvite: Option<InviteServer>,
+    /// Whether the SIP side holds the call.
+    pub held: bool,
+    /// Version of our SDP, raised with each answer.
+    pub version: u32,
 }
 
 impl InboundCall {

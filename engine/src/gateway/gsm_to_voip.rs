@@ -175,6 +175,7 @@ impl Gateway {
                 sip_done: false,
                 media_port,
                 cancel_pending: false,
+                hold: Default::default(),
             },
         );
     }

@@ -15,6 +15,7 @@
 //! | `reply` | where responses go (F-6.4.7) and the non-INVITE response cache |
 //! | `voip_to_gsm` | SIP calls into the gateway: dial, ringback, answer, release |
 //! | `hold` | re-INVITE in a VoIP -> GSM dialog (hold / resume) |
+//! | `inbound_hold` | re-INVITE in a GSM -> SIP dialog (hold / resume) |
 //! | `gsm_to_voip` | GSM calls out to SIP: INVITE client, ACK, CANCEL, BYE |
 //! | `early_cancel` | CANCEL of a GSM -> SIP INVITE, held back until a provisional (RFC 3261 §9.1) |
 //! | `dtmf` | DTMF by INFO in both directions (F-6.4.15) |
@@ -33,6 +34,7 @@ mod early_cancel;
 mod gsm_to_voip;
 mod headers;
 mod hold;
+mod inbound_hold;
 mod keepalive;
 mod media;
 mod messages;
@@ -217,7 +219,13 @@ impl Gateway {
             ]
         });
         let regs = self.registrations.iter().map(Registration::poll_timeout);
-        let inbound = self.inbound.values().map(|c| c.invite.poll_timeout());
+        let inbound = self.inbound.values().flat_map(|c| {
+            let reinvite = c.hold.reinvite.as_ref();
+            [
+                c.invite.poll_timeout(),
+                reinvite.and_then(InviteServer::poll_timeout),
+            ]
+        });
         let pending = self.pending.iter().map(|(t, _)| Some(t.poll_timeout()));
         let registrar = self.registrar.as_ref().and_then(Registrar::poll_timeout);
         calls
@@ -282,8 +290,15 @@ impl Gateway {
             }
         }
         match request.method {
-            Method::INVITE => self.handle_invite(now, source, request, core),
-            Method::ACK => self.handle_ack(&core),
+            Method::INVITE => match self.inbound_by_call_id(core.call_id.0.as_str()) {
+                Some(id) => self.handle_inbound_reinvite(now, source, id, request, core),
+                None => self.handle_invite(now, source, request, core),
+            },
+            Method::ACK => {
+                if !self.inbound_reinvite_acked(&core) {
+                    self.handle_ack(&core)
+                }
+            }
             Method::BYE => match self.inbound_by_call_id(core.call_id.0.as_str()) {
                 Some(id) => self.bye_from_callee(now, source, &request, &core, id),
                 None => self.bye_from_caller(now, source, &request, &core),
@@ -437,6 +452,7 @@ impl Gateway {
         self.keepalive_timeouts(now);
         self.client_transaction_timeouts(now);
         self.inbound_timeouts(now);
+        self.inbound_reinvite_timeouts(now);
         self.outbound_timeouts(now);
         self.reap();
     }
