@@ -410,8 +410,17 @@ fn default_no_answer_seconds() -> u64 {
 pub struct LineSection {
     /// Line number, from 1.
     pub id: u16,
-    /// Serial device, preferably a stable `/dev/serial/by-id/...` path.
-    pub device: PathBuf,
+    /// Serial device, preferably a stable `/dev/serial/by-id/...` path. Give exactly one
+    /// of `device`, `imei` and `iccid`.
+    #[serde(default)]
+    pub device: Option<PathBuf>,
+    /// The module's IMEI: the module is looked for among the machine's serial ports, so the
+    /// line survives USB renumbering.
+    #[serde(default)]
+    pub imei: Option<String>,
+    /// The ICCID of the line's SIM, looked for like `imei`.
+    #[serde(default)]
+    pub iccid: Option<String>,
     /// Baud rate.
     #[serde(default = "default_baud")]
     pub baud: u32,
@@ -419,6 +428,47 @@ pub struct LineSection {
 
 fn default_baud() -> u32 {
     115_200
+}
+
+impl LineSection {
+    /// How the line's module is found.
+    pub fn selector(&self) -> cellgate_backends::discovery::ModuleSelector {
+        use cellgate_backends::discovery::ModuleSelector;
+        match (&self.device, &self.imei, &self.iccid) {
+            (Some(device), _, _) => ModuleSelector::Device(device.to_string_lossy().into_owned()),
+            (None, Some(imei), _) => ModuleSelector::Imei(imei.clone()),
+            (None, None, Some(iccid)) => ModuleSelector::Iccid(iccid.clone()),
+            (None, None, None) => ModuleSelector::Device(String::new()),
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let id = self.id;
+        let given = [
+            self.device.is_some(),
+            self.imei.is_some(),
+            self.iccid.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(format!(
+                "line {id}: give exactly one of line.device, line.imei and line.iccid"
+            ));
+        }
+        if let Some(imei) = &self.imei {
+            if imei.len() != 15 || !imei.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("line {id}: line.imei = {imei:?} is not 15 digits"));
+            }
+        }
+        if let Some(iccid) = &self.iccid {
+            let digits = iccid.trim_end_matches(['F', 'f']);
+            if !(18..=22).contains(&iccid.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "line {id}: line.iccid = {iccid:?} is not an ICCID (18 to 22 digits)"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The whole file.
@@ -476,6 +526,7 @@ impl Config {
             if !seen.insert(line.id) {
                 return Err(invalid(format!("line.id = {} appears twice", line.id)));
             }
+            line.check().map_err(invalid)?;
         }
         config.check_sip().map_err(invalid)?;
         if config.sip.public_addr.is_none()
@@ -956,6 +1007,27 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("key"), "{err}");
+    }
+
+    #[test]
+    fn a_line_names_its_module_by_exactly_one_of_device_imei_iccid() {
+        let base = "[sip]\nlisten = \"192.0.2.1:5060\"\n[[line]]\nid = 1\n";
+        assert!(parse(&format!("{base}imei = \"861111111111111\"\n")).is_ok());
+        assert!(parse(&format!("{base}iccid = \"89860000000000000011\"\n")).is_ok());
+        let err = parse(base).unwrap_err();
+        assert!(
+            err.to_string().contains("exactly one of line.device"),
+            "{err}"
+        );
+        let err = parse(&format!(
+            "{base}device = \"/dev/ttyS1\"\nimei = \"861111111111111\"\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("exactly one"), "{err}");
+        let err = parse(&format!("{base}imei = \"12345\"\n")).unwrap_err();
+        assert!(err.to_string().contains("line.imei"), "{err}");
+        let err = parse(&format!("{base}iccid = \"89x\"\n")).unwrap_err();
+        assert!(err.to_string().contains("line.iccid"), "{err}");
     }
 
     #[test]

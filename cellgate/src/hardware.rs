@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cellgate_backends::{serial, M35Modem};
+use cellgate_backends::serial;
 use cellgate_engine::runtime::{run_gateway, stun_discover, LineModem};
 use cellgate_engine::transport::SipTransport;
 use cellgate_hal::LineId;
@@ -23,46 +23,74 @@ pub enum LineSource {
     Simulated(u16),
 }
 
+/// Opens the lines named by device path directly, then looks for the lines named by IMEI
+/// or ICCID among the remaining serial ports (USB numbering changes; identities do not).
+/// A line whose module cannot be found or does not come up is reported and left out.
+async fn open_serial_lines(lines: &[LineSection]) -> Vec<LineModem> {
+    use cellgate_backends::discovery::{locate, ModuleSelector};
+    let mut modems = Vec::new();
+    let mut used: Vec<String> = Vec::new();
+    let ordered = lines
+        .iter()
+        .filter(|l| l.device.is_some())
+        .chain(lines.iter().filter(|l| l.device.is_none()));
+    for line in ordered {
+        let selector = line.selector();
+        if let ModuleSelector::Device(path) = &selector {
+            used.push(path.clone());
+        }
+        let candidates: Vec<String> = serial::candidate_ports()
+            .into_iter()
+            .filter(|p| !used.contains(p))
+            .collect();
+        let baud = line.baud;
+        let found = locate(
+            &candidates,
+            &selector,
+            &cellgate_backends::AtModemConfig::default(),
+            |path: String| async move { serial::open(&path, baud) },
+        )
+        .await;
+        match found {
+            Ok((path, modem)) => {
+                info!(line = line.id, %path, "module up");
+                used.push(path);
+                modems.push(LineModem {
+                    line: LineId(line.id),
+                    modem: Arc::new(modem),
+                });
+            }
+            Err(e) => error!(line = line.id, error = %e, "module not found or did not come up"),
+        }
+    }
+    modems.sort_by_key(|m| m.line);
+    modems
+}
+
 /// Opens every configured line, brings its module up, and serves SIP until Ctrl-C.
 /// A line whose module does not come up is reported and left out; the others serve.
 pub async fn run(mut config: Config, source: LineSource) -> Result<(), Box<dyn std::error::Error>> {
-    let mut modems = Vec::new();
     // Kept alive while the gateway serves: the simulated modules live in it.
     let mut _network = None;
-    match source {
-        LineSource::Serial => {
-            for line in &config.lines {
-                let opened = serial::open(&line.device.to_string_lossy(), line.baud);
-                let stream = match opened {
-                    Ok(s) => s,
-                    Err(e) => {
-                        error!(line = line.id, device = %line.device.display(), error = %e, "cannot open serial port");
-                        continue;
-                    }
-                };
-                match M35Modem::start(stream).await {
-                    Ok(modem) => modems.push(LineModem {
-                        line: LineId(line.id),
-                        modem: Arc::new(modem),
-                    }),
-                    Err(e) => error!(line = line.id, error = %e, "module did not come up"),
-                }
-            }
-        }
+    let modems = match source {
+        LineSource::Serial => open_serial_lines(&config.lines).await,
         LineSource::Simulated(n) => {
             let network = Network::new(NetworkConfig::default());
-            modems = crate::sandbox::simulated_lines(&network, n).await?;
+            let modems = crate::sandbox::simulated_lines(&network, n).await?;
             config.lines = (1..=n)
                 .map(|id| LineSection {
                     id,
-                    device: "simulated".into(),
+                    device: Some("simulated".into()),
+                    imei: None,
+                    iccid: None,
                     baud: 115_200,
                 })
                 .collect();
             info!(lines = n, "using simulated modules (--simulated-lines)");
             _network = Some(network);
+            modems
         }
-    }
+    };
     let (transport, local) = bind_sip(&mut config).await?;
     let gateway = config.gateway_config();
     if gateway.trust == cellgate_engine::InboundTrust::DenyAll {
