@@ -136,8 +136,11 @@ pub async fn run_gateway_with_audio(
                     }
                 }
                 Output::MediaUpdate { call, remote, send } => {
-                    if let (Some((_, s)), Some(remote)) = (sessions.get(&call), remote) {
-                        let _ = s.commands.try_send(MediaCommand::SetRemote(remote));
+                    if let Some((_, s)) = sessions.get(&call) {
+                        if let Some(remote) = remote {
+                            let _ = s.commands.try_send(MediaCommand::SetRemote(remote));
+                        }
+                        let _ = s.commands.try_send(MediaCommand::SetSending(send));
                     }
                     debug!(call = call.0, send, "media updated");
                 }

@@ -123,6 +123,10 @@ pub enum MediaCommand {
     DtmfFromSipInfo(Digit, u32),
     /// A digit reported by the module (`+QTONEDET`).
     DtmfFromModule(Digit, u32),
+    /// Whether we send RTP: `false` while the peer holds the call (`sendonly`/`inactive`
+    /// from its side). PCM keeps being encoded so timestamps run on and resuming is
+    /// seamless; nothing goes out.
+    SetSending(bool),
     /// Tone or prompt to the module (`None` stops it).
     OverlayToGsm(Option<Overlay>),
     /// Tone or prompt to the SIP peer (`None` stops it), e.g. local ringback.
@@ -191,6 +195,7 @@ async fn run(
     let mut rtcp_buf = vec![0u8; 1_500];
     let mut frame = [0i16; FRAME_SAMPLES];
     let mut gsm_open = true;
+    let mut sending = true;
     loop {
         tokio::select! {
             r = sockets.rtp.recv_from(&mut buf) => {
@@ -217,7 +222,9 @@ async fn run(
             f = audio.from_gsm.recv(), if gsm_open => {
                 match f {
                     Some(f) => bridge.on_pcm(&f, |p| {
-                        let _ = sockets.rtp.try_send_to(p, remote);
+                        if sending {
+                            let _ = sockets.rtp.try_send_to(p, remote);
+                        }
                     }),
                     None => gsm_open = false,
                 }
@@ -247,6 +254,7 @@ async fn run(
                         remote = a;
                         rtcp_remote = SocketAddr::new(a.ip(), a.port().wrapping_add(1));
                     }
+                    Some(MediaCommand::SetSending(on)) => sending = on,
                     Some(MediaCommand::DtmfFromSipInfo(d, ms)) => bridge.dtmf_from_sip_info(d, ms),
                     Some(MediaCommand::DtmfFromModule(d, ms)) => bridge.dtmf_from_module(d, ms),
                     Some(MediaCommand::OverlayToGsm(o)) => bridge.rx.set_overlay(o),

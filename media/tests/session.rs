@@ -110,3 +110,74 @@ async fn session_bridges_rtp_and_pcm_over_loopback() {
     assert_eq!(ev, Ok(true));
     session.stop().await;
 }
+
+#[tokio::test]
+async fn held_session_sends_no_rtp_until_resumed() {
+    let alloc = PortAllocator::new(41_200..=41_299);
+    let sockets = alloc.bind(LOCAL).await.unwrap_or_else(|e| panic!("{e}"));
+    let peer = UdpSocket::bind((LOCAL, 0))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let peer_addr = peer.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (gsm_tx, from_gsm) = mpsc::channel(64);
+    let (to_gsm, _gsm_rx) = mpsc::channel(64);
+    let cfg = BridgeConfig {
+        codec: Codec::Pcmu,
+        payload_type: 0,
+        ..BridgeConfig::default()
+    };
+    let session = MediaSession::start(
+        cfg,
+        sockets,
+        peer_addr,
+        AudioChannel { from_gsm, to_gsm },
+        "hold@cellgate".into(),
+    );
+    let mut buf = [0u8; 1_500];
+    let speak = |n: usize| {
+        let gsm_tx = gsm_tx.clone();
+        async move {
+            for _ in 0..n {
+                let _ = gsm_tx.send([3_000i16; 160]).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    // Sending: the module's speech reaches the peer.
+    speak(5).await;
+    let got = tokio::time::timeout(Duration::from_millis(500), peer.recv_from(&mut buf)).await;
+    assert!(got.is_ok(), "RTP before hold");
+    while tokio::time::timeout(Duration::from_millis(50), peer.recv_from(&mut buf))
+        .await
+        .is_ok()
+    {}
+    // Held: nothing goes out while the module keeps speaking.
+    let _ = session
+        .commands
+        .send(cellgate_media::session::MediaCommand::SetSending(false))
+        .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    while tokio::time::timeout(Duration::from_millis(20), peer.recv_from(&mut buf))
+        .await
+        .is_ok()
+    {}
+    speak(10).await;
+    let mut rtp_while_held = 0;
+    while let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_millis(50), peer.recv_from(&mut buf)).await
+    {
+        if rtp::parse(&buf[..n]).is_ok() {
+            rtp_while_held += 1;
+        }
+    }
+    assert_eq!(rtp_while_held, 0, "RTP sent while held");
+    // Resumed: speech flows again.
+    let _ = session
+        .commands
+        .send(cellgate_media::session::MediaCommand::SetSending(true))
+        .await;
+    speak(5).await;
+    let got = tokio::time::timeout(Duration::from_millis(500), peer.recv_from(&mut buf)).await;
+    assert!(got.is_ok(), "RTP after resume");
+    session.stop().await;
+}
