@@ -471,12 +471,184 @@ impl LineSection {
     }
 }
 
+/// `[media]` section: how calls carry audio.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSection {
+    /// F-6.5.13: codecs in preference order: `"pcmu"`, `"pcma"`, `"g729"`.
+    pub codecs: Vec<String>,
+    /// F-6.5.2: packetisation period in ms (10 to 60, a multiple of 10).
+    pub ptime_ms: u32,
+    /// F-6.4.13 to 15: `"rfc4733"`, `"info"` or `"inband"`.
+    pub dtmf: String,
+    /// F-6.5.1: first RTP port (even).
+    pub rtp_port_min: u16,
+    /// F-6.5.1: last RTP port.
+    pub rtp_port_max: u16,
+    /// F-6.5.12: hang up after this many seconds without RTP; 0 = never.
+    pub rtp_timeout_secs: u64,
+    /// F-6.5.3: silence suppression with comfort noise.
+    pub vad: bool,
+    /// F-6.5.4 to 6: `"fixed"`, `"ordered"` or `"adaptive"`.
+    pub jitter: String,
+    /// Jitter buffer: fixed delay, or the smallest delay of ordered/adaptive, in ms.
+    pub jitter_min_ms: u32,
+    /// Jitter buffer: largest delay of ordered/adaptive, in ms.
+    pub jitter_max_ms: u32,
+    /// Jitter buffer: starting delay of adaptive, in ms.
+    pub jitter_initial_ms: u32,
+    /// Appendix E: gain on what the GSM party says, in dB (-24 to 24).
+    pub input_gain_db: i8,
+    /// Appendix E: gain on what the GSM party hears, in dB (-24 to 24).
+    pub output_gain_db: i8,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        Self {
+            codecs: vec!["pcmu".into(), "pcma".into(), "g729".into()],
+            ptime_ms: 20,
+            dtmf: "rfc4733".into(),
+            rtp_port_min: 16384,
+            rtp_port_max: 32768,
+            rtp_timeout_secs: 0,
+            vad: false,
+            jitter: "adaptive".into(),
+            jitter_min_ms: 20,
+            jitter_max_ms: 200,
+            jitter_initial_ms: 60,
+            input_gain_db: 0,
+            output_gain_db: 0,
+        }
+    }
+}
+
+impl MediaSection {
+    fn check(&self) -> Result<(), String> {
+        for c in &self.codecs {
+            codec_named(c)
+                .ok_or_else(|| format!("media.codecs: {c:?} is not a codec (pcmu, pcma, g729)"))?;
+        }
+        if self.codecs.is_empty() {
+            return Err("media.codecs must name at least one codec".into());
+        }
+        if !(10..=60).contains(&self.ptime_ms) || !self.ptime_ms.is_multiple_of(10) {
+            return Err(format!(
+                "media.ptime_ms = {}: must be 10 to 60, a multiple of 10",
+                self.ptime_ms
+            ));
+        }
+        dtmf_named(&self.dtmf).ok_or_else(|| {
+            format!(
+                "media.dtmf = {:?}: must be rfc4733, info or inband",
+                self.dtmf
+            )
+        })?;
+        if !self.rtp_port_min.is_multiple_of(2)
+            || self.rtp_port_min < 1024
+            || self.rtp_port_max <= self.rtp_port_min
+        {
+            return Err(format!(
+                "media.rtp_port_min = {} / media.rtp_port_max = {}: need an even first port \
+                 from 1024 and a last port above it",
+                self.rtp_port_min, self.rtp_port_max
+            ));
+        }
+        self.jitter_mode()?;
+        for (key, db) in [
+            ("media.input_gain_db", self.input_gain_db),
+            ("media.output_gain_db", self.output_gain_db),
+        ] {
+            if !(-24..=24).contains(&db) {
+                return Err(format!("{key} = {db}: must be -24 to 24"));
+            }
+        }
+        Ok(())
+    }
+
+    fn jitter_mode(&self) -> Result<cellgate_media::jitter::JitterMode, String> {
+        use cellgate_media::jitter::JitterMode;
+        let (min, max, initial) = (
+            self.jitter_min_ms,
+            self.jitter_max_ms,
+            self.jitter_initial_ms,
+        );
+        let mode = match self.jitter.as_str() {
+            "fixed" => JitterMode::Fixed { delay_ms: min },
+            "ordered" => JitterMode::Ordered {
+                min_ms: min,
+                max_ms: max,
+            },
+            "adaptive" => JitterMode::Adaptive {
+                min_ms: min,
+                max_ms: max,
+                initial_ms: initial,
+            },
+            other => {
+                return Err(format!(
+                    "media.jitter = {other:?}: must be fixed, ordered or adaptive"
+                ))
+            }
+        };
+        if self.jitter != "fixed"
+            && (min > max || (self.jitter == "adaptive" && !(min..=max).contains(&initial)))
+        {
+            return Err(format!(
+                "media.jitter_min_ms = {min}, jitter_max_ms = {max}, jitter_initial_ms = {initial}: \
+                 need min <= initial <= max"
+            ));
+        }
+        Ok(mode)
+    }
+
+    fn apply(&self, config: &mut GatewayConfig) {
+        config.media.codecs = self.codecs.iter().filter_map(|c| codec_named(c)).collect();
+        config.media.ptime_ms = self.ptime_ms;
+        if let Some(mode) = dtmf_named(&self.dtmf) {
+            config.media.dtmf_mode = mode;
+        }
+        config.media.rtp_timeout = (self.rtp_timeout_secs > 0)
+            .then(|| std::time::Duration::from_secs(self.rtp_timeout_secs));
+        config.media.vad = self.vad;
+        if let Ok(mode) = self.jitter_mode() {
+            config.media.jitter = mode;
+        }
+        config.media.input_gain_db = self.input_gain_db;
+        config.media.output_gain_db = self.output_gain_db;
+        config.rtp_base_port = self.rtp_port_min;
+        config.rtp_port_max = self.rtp_port_max;
+    }
+}
+
+fn codec_named(name: &str) -> Option<cellgate_engine::sip::sdp::AudioCodec> {
+    use cellgate_engine::sip::sdp::AudioCodec;
+    match name.to_ascii_lowercase().as_str() {
+        "pcmu" | "g711u" => Some(AudioCodec::Pcmu),
+        "pcma" | "g711a" => Some(AudioCodec::Pcma),
+        "g729" => Some(AudioCodec::G729),
+        _ => None,
+    }
+}
+
+fn dtmf_named(name: &str) -> Option<cellgate_media::dtmf::DtmfMode> {
+    use cellgate_media::dtmf::DtmfMode;
+    match name {
+        "rfc4733" | "rfc2833" => Some(DtmfMode::Rfc4733),
+        "info" => Some(DtmfMode::SipInfo),
+        "inband" => Some(DtmfMode::InBand),
+        _ => None,
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// SIP side.
     pub sip: SipSection,
+    /// Media plane (F-6.5, DTMF F-6.4.13 to 15, Appendix E gains).
+    #[serde(default)]
+    pub media: MediaSection,
     /// Lines.
     #[serde(default, rename = "line")]
     pub lines: Vec<LineSection>,
@@ -528,6 +700,7 @@ impl Config {
             }
             line.check().map_err(invalid)?;
         }
+        config.media.check().map_err(invalid)?;
         config.check_sip().map_err(invalid)?;
         if config.sip.public_addr.is_none()
             && config.sip.listen.ip().is_unspecified()
@@ -741,6 +914,7 @@ impl Config {
             timers.ict_timeout = ms(n);
         }
         config.timers = timers;
+        self.media.apply(&mut config);
         let all_lines: Vec<u16> = self.lines.iter().map(|l| l.id).collect();
         for a in &sip.accounts {
             let Ok(registrar) = resolve("", &a.registrar) else {
@@ -1028,6 +1202,53 @@ mod tests {
         assert!(err.to_string().contains("line.imei"), "{err}");
         let err = parse(&format!("{base}iccid = \"89x\"\n")).unwrap_err();
         assert!(err.to_string().contains("line.iccid"), "{err}");
+    }
+
+    #[test]
+    fn media_section_feeds_the_engine_and_bad_values_are_named() {
+        use cellgate_media::jitter::JitterMode;
+        let base = "[sip]\nlisten = \"192.0.2.1:5060\"\n[media]\n";
+        let c = parse(&format!(
+            "{base}codecs = [\"g729\", \"pcma\"]\nptime_ms = 40\ndtmf = \"info\"\n\
+             rtp_port_min = 20000\nrtp_port_max = 20100\nrtp_timeout_secs = 30\nvad = true\n\
+             jitter = \"fixed\"\njitter_min_ms = 60\ninput_gain_db = -6\n"
+        ))
+        .unwrap();
+        let g = c.gateway_config();
+        assert_eq!(
+            g.media.codecs,
+            [
+                cellgate_engine::sip::sdp::AudioCodec::G729,
+                cellgate_engine::sip::sdp::AudioCodec::Pcma
+            ]
+        );
+        assert_eq!(g.media.ptime_ms, 40);
+        assert_eq!(g.media.dtmf_mode, cellgate_media::dtmf::DtmfMode::SipInfo);
+        assert_eq!((g.rtp_base_port, g.rtp_port_max), (20000, 20100));
+        assert_eq!(
+            g.media.rtp_timeout,
+            Some(std::time::Duration::from_secs(30))
+        );
+        assert!(g.media.vad);
+        assert_eq!(g.media.jitter, JitterMode::Fixed { delay_ms: 60 });
+        assert_eq!(g.media.input_gain_db, -6);
+        for (bad, key) in [
+            ("codecs = [\"opus\"]", "media.codecs"),
+            ("ptime_ms = 25", "media.ptime_ms"),
+            ("dtmf = \"loud\"", "media.dtmf"),
+            ("rtp_port_min = 20001", "media.rtp_port_min"),
+            (
+                "rtp_port_min = 30000\nrtp_port_max = 20000",
+                "media.rtp_port_min",
+            ),
+            ("jitter = \"magic\"", "media.jitter"),
+            ("jitter_min_ms = 300", "media.jitter_min_ms"),
+            ("output_gain_db = 40", "media.output_gain_db"),
+            ("colour = 1", "colour"),
+        ] {
+            let err = parse(&format!("{base}{bad}\n")).unwrap_err();
+            assert!(err.to_string().contains(key), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -73,6 +73,7 @@ pub async fn run_gateway_with_audio(
         IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     };
     let cname = format!("cellgate@{}", config.public_addr.ip());
+    let tuning = config.media.clone();
     let mut sessions: HashMap<CallRef, (LineId, MediaSession)> = HashMap::new();
     let mut gateway = Gateway::new(config, modems.iter().map(|m| m.line));
     let (input_tx, mut inputs) = mpsc::unbounded_channel::<Input>();
@@ -128,7 +129,7 @@ pub async fn run_gateway_with_audio(
                         continue;
                     };
                     let call = params.call;
-                    match start_media(audio.as_ref(), &params, rtp_ip, &cname, &input_tx).await {
+                    match start_media(audio.as_ref(), &params, &tuning, rtp_ip, &cname, &input_tx).await {
                         Ok(session) => {
                             sessions.insert(call, (params.line, session));
                         }
@@ -199,6 +200,7 @@ pub async fn run_gateway_with_audio(
 async fn start_media(
     audio: &dyn AudioHal,
     params: &MediaParams,
+    tuning: &crate::gateway::MediaConfig,
     ip: IpAddr,
     cname: &str,
     inputs: &mpsc::UnboundedSender<Input>,
@@ -221,6 +223,10 @@ async fn start_media(
         dtmf_mode: params.dtmf_mode,
         gsm_dtmf: bridge_gsm_dtmf(params),
         ssrc: 0x6365_6c00 ^ (params.call.0 as u32).wrapping_mul(0x9e37_79b9),
+        jitter: tuning.jitter,
+        vad: tuning.vad,
+        input_gain: cellgate_media::gain::Gain::from_db(tuning.input_gain_db),
+        output_gain: cellgate_media::gain::Gain::from_db(tuning.output_gain_db),
         ..BridgeConfig::default()
     };
     info!(call = params.call.0, line = %params.line, port, remote = %params.remote, codec = %params.codec, "media started");

@@ -126,16 +126,29 @@ pub struct MediaConfig {
     pub ptime_ms: u32,
     /// F-6.5.12: hang up after this long without RTP; `None` = never.
     pub rtp_timeout: Option<Duration>,
+    /// Jitter-buffer mode (F-6.5.4 to F-6.5.6).
+    pub jitter: cellgate_media::jitter::JitterMode,
+    /// Silence suppression with comfort noise on the send side (F-6.5.3).
+    pub vad: bool,
+    /// Appendix E input gain: PCM from the module, in dB.
+    pub input_gain_db: i8,
+    /// Appendix E output gain: PCM to the module, in dB.
+    pub output_gain_db: i8,
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
+        let bridge = cellgate_media::bridge::BridgeConfig::default();
         Self {
             codecs: DEFAULT_PREFERENCE.to_vec(),
             dtmf_mode: DtmfMode::Rfc4733,
             gsm_dtmf: GsmDtmfPath::InBand,
             ptime_ms: 20,
             rtp_timeout: None,
+            jitter: bridge.jitter,
+            vad: bridge.vad,
+            input_gain_db: 0,
+            output_gain_db: 0,
         }
     }
 }
