@@ -129,7 +129,9 @@ pub async fn run_gateway_with_audio(
                         continue;
                     };
                     let call = params.call;
-                    match start_media(audio.as_ref(), &params, &tuning, rtp_ip, &cname, &input_tx).await {
+                    match start_media(audio.as_ref(), &params, &tuning, rtp_ip, &cname, &input_tx)
+                        .await
+                    {
                         Ok(session) => {
                             sessions.insert(call, (params.line, session));
                         }
