@@ -116,6 +116,24 @@ pub enum PolicyError {
     ZeroThreshold,
 }
 
+impl PolicyError {
+    /// The message without the `condition `...`:` prefix, for parse errors that already
+    /// name the text.
+    fn problem(&self) -> String {
+        let full = self.to_string();
+        match self {
+            PolicyError::ZeroCount(c)
+            | PolicyError::ZeroDuration(c)
+            | PolicyError::NeverTrue(c)
+            | PolicyError::AsrOver100(c) => full
+                .strip_prefix(&format!("condition `{c}`: "))
+                .map(str::to_string)
+                .unwrap_or(full),
+            _ => full,
+        }
+    }
+}
+
 /// One condition of §6.16 (F-6.16.2 to F-6.16.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -262,7 +280,7 @@ impl FromStr for Condition {
         } else {
             return Err(err(CONDITION_SYNTAX.to_string()));
         };
-        condition.validate().map_err(|e| err(e.to_string()))?;
+        condition.validate().map_err(|e| err(e.problem()))?;
         Ok(condition)
     }
 }
@@ -784,7 +802,10 @@ mod tests {
         let e = "acd<".parse::<Condition>().unwrap_err();
         assert!(e.problem.contains("not a whole number"), "{e}");
         let e = "asr<101".parse::<Condition>().unwrap_err();
-        assert!(e.problem.contains("at most 100"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "condition `asr<101`: ASR is a percentage, at most 100"
+        );
         let e = "no_ring>=0".parse::<Condition>().unwrap_err();
         assert!(e.problem.contains("at least 1"), "{e}");
         let e = "every 0m".parse::<Condition>().unwrap_err();
