@@ -72,6 +72,9 @@ pub struct Dialect {
     pub cell_info: CellInfoStyle,
     /// Whether `AT+EGMR=1,7,"<imei>"` writes the IMEI.
     pub imei_write: bool,
+    /// Whether `AT+QLOCKF=1,<arfcn>` / `AT+QLOCKF=0` lock and unlock the BCCH
+    /// (`lock_cell`); without it `lock_cell` returns `Unsupported`.
+    pub bcch_lock: bool,
     /// Readiness check after init.
     pub readiness: Readiness,
 }

@@ -1,6 +1,6 @@
 //! The generic 3GPP TS 27.007 profile for modules the backend does not know: standard
 //! commands only, call progress by `AT+CLCC` polling, ICCID by `AT+CCID` (then
-//! `AT+ICCID`), no cell information, no IMEI write, no readiness check.
+//! `AT+ICCID`), no cell information, no BCCH lock, no IMEI write, no readiness check.
 
 use cellgate_hal::ModuleKind;
 
@@ -16,5 +16,6 @@ pub const GENERIC: Dialect = Dialect {
     iccid_commands: &["AT+CCID", "AT+ICCID"],
     cell_info: CellInfoStyle::Unsupported,
     imei_write: false,
+    bcch_lock: false,
     readiness: Readiness::None,
 };

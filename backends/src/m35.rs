@@ -10,6 +10,7 @@
 //!   <mcc>,<mnc>,<lac>,<ci>[,...]` ([`parse_qeng`]).
 //! - Readiness: `AT+QINISTAT` counts up to 3.
 //! - IMEI write: `AT+EGMR=1,7,"<imei>"`.
+//! - BCCH lock (manual §6.15): `AT+QLOCKF=1,<arfcn>` locks, `AT+QLOCKF=0` unlocks.
 //!
 //! [`M35Modem`] and [`M35Config`] are the names this profile had before the shared
 //! [`AtModem`]; they remain as aliases.
@@ -36,6 +37,7 @@ pub const M35: Dialect = Dialect {
     iccid_commands: &["AT+QCCID", "AT+CCID"],
     cell_info: CellInfoStyle::M35Qeng,
     imei_write: true,
+    bcch_lock: true,
     readiness: Readiness::QinistatCount(3),
 };
 

@@ -9,6 +9,7 @@
 //!   ([`parse_serving`], [`parse_neighbour`]).
 //! - Readiness: `AT+QINISTAT` bitmap, 7 = ready.
 //! - IMEI write: `AT+EGMR=1,7,"<imei>"`.
+//! - No BCCH lock command known: `lock_cell` returns `Unsupported`.
 
 use cellgate_hal::{AccessTech, CellInfo, ModuleKind};
 
@@ -25,6 +26,7 @@ pub const UC15: Dialect = Dialect {
     iccid_commands: &["AT+QCCID", "AT+CCID"],
     cell_info: CellInfoStyle::Uc15Qeng,
     imei_write: true,
+    bcch_lock: false,
     readiness: Readiness::QinistatBitmap(7),
 };
 

@@ -36,6 +36,7 @@ both_transports!(
     enter_puk,
     network,
     cell_info,
+    lock_cell,
     set_power,
     outgoing_call_answered,
     outgoing_call_failures,
@@ -44,5 +45,6 @@ both_transports!(
     receive_sms,
     send_ussd,
     call_forwarding,
+    forwarding_diverts_calls,
     write_imei_and_reset,
 );

@@ -47,6 +47,11 @@ pub trait ModemHal: Send + Sync {
     async fn select_operator(&self, selection: OperatorSelection) -> HalResult<()>;
     /// Serving cell and, where the module reports them, neighbours (serving first).
     async fn cell_info(&self) -> HalResult<Vec<CellInfo>>;
+    /// Lock the module to the cell whose BCCH is on `arfcn` ("fixed" cell selection,
+    /// manual §6.15), or unlock it with `None` (automatic cell selection). A module
+    /// without a BCCH lock command returns
+    /// [`HalError::Unsupported`](crate::HalError::Unsupported).
+    async fn lock_cell(&self, arfcn: Option<u32>) -> HalResult<()>;
 
     // --- calls ---
 

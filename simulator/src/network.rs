@@ -519,6 +519,35 @@ impl NetworkState {
 }
 
 impl NetworkState {
+    /// The cell automatic cell selection picks for `line`: the strongest (first on a tie)
+    /// of the operator the line may use — its manual selection, else its SIM's home
+    /// operator, else the operator of the cell it camps on.
+    fn best_cell(&self, line: u16) -> Option<usize> {
+        let l = self.lines.get(&line)?;
+        let current = self
+            .config
+            .cells
+            .get(l.radio.cell)
+            .map(|c| c.operator.clone());
+        let home = l.sim.as_ref().map(|s| s.home_operator().to_owned());
+        let strongest = |op: &str| {
+            self.config
+                .cells
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.operator == op)
+                .min_by_key(|(i, c)| (std::cmp::Reverse(c.rssi), *i))
+                .map(|(i, _)| i)
+        };
+        match &l.radio.manual_operator {
+            Some(op) => strongest(op),
+            None => home
+                .as_deref()
+                .and_then(strongest)
+                .or_else(|| current.as_deref().and_then(strongest)),
+        }
+    }
+
     /// The programmed behaviour of a phone, if any.
     fn phone_behaviour(&self, number: &str) -> Option<PhoneBehaviour> {
         self.phones
@@ -1333,10 +1362,15 @@ impl Network {
     }
 
     /// BCCH lock (`None` unlocks): the modem moves to that ARFCN's cell, or loses
-    /// service if no cell has it.
+    /// service if no cell has it. Unlocking returns to automatic cell selection: the
+    /// modem reselects the strongest cell of the operator it may use (the manually
+    /// selected one, else its SIM's home operator, else the one it camps on).
     pub(crate) fn lock_bcch(&self, line: u16, arfcn: Option<u16>) {
         let mut st = self.state();
-        let idx = arfcn.and_then(|a| st.config.cells.iter().position(|c| c.arfcn == a));
+        let idx = match arfcn {
+            Some(a) => st.config.cells.iter().position(|c| c.arfcn == a),
+            None => st.best_cell(line),
+        };
         if let Some(l) = st.lines.get_mut(&line) {
             l.radio.bcch_lock = arfcn;
             if let Some(i) = idx {

@@ -147,6 +147,8 @@ impl Default for AtModemConfig {
 const MAX_DIAL_LEN: usize = 40;
 /// Longest USSD string accepted.
 const MAX_USSD_LEN: usize = 160;
+/// Highest GSM ARFCN (3GPP TS 45.005: 0..=1023 covers every GSM band).
+const MAX_GSM_ARFCN: u32 = 1023;
 
 #[derive(Debug, Default)]
 struct CallTrack {
@@ -686,6 +688,17 @@ fn validate_pin(what: &str, pin: &str) -> HalResult<()> {
     }
 }
 
+/// The M35 BCCH lock command: `AT+QLOCKF=1,<arfcn>` locks, `AT+QLOCKF=0` unlocks.
+fn qlockf_line(arfcn: Option<u32>) -> HalResult<String> {
+    match arfcn {
+        None => Ok("AT+QLOCKF=0".to_string()),
+        Some(a) if a <= MAX_GSM_ARFCN => Ok(format!("AT+QLOCKF=1,{a}")),
+        Some(a) => Err(HalError::InvalidArgument(format!(
+            "ARFCN must be 0..={MAX_GSM_ARFCN}: {a}"
+        ))),
+    }
+}
+
 fn validate_ussd(text: &str) -> HalResult<()> {
     if text.is_empty() || text.chars().count() > MAX_USSD_LEN {
         return Err(HalError::InvalidArgument(format!(
@@ -866,6 +879,14 @@ impl ModemHal for AtModem {
             CellInfoStyle::Uc15Qeng => self.cells_uc15().await,
             CellInfoStyle::Unsupported => Err(HalError::Unsupported("cell_info")),
         }
+    }
+
+    async fn lock_cell(&self, arfcn: Option<u32>) -> HalResult<()> {
+        if !self.inner.dialect.bcch_lock {
+            return Err(HalError::Unsupported("lock_cell"));
+        }
+        let line = qlockf_line(arfcn)?;
+        self.inner.exec(command(line)?).await.map(|_| ())
     }
 
     async fn dial(&self, number: &str) -> HalResult<CallIndex> {
@@ -1168,6 +1189,17 @@ mod tests {
         assert!(validate_ussd("*100\"#").is_err());
         assert!(validate_ussd("").is_err());
         assert!(validate_ussd("a\rb").is_err());
+    }
+
+    #[test]
+    fn bcch_lock_commands() {
+        assert_eq!(qlockf_line(Some(554)), Ok("AT+QLOCKF=1,554".to_string()));
+        assert_eq!(qlockf_line(Some(0)), Ok("AT+QLOCKF=1,0".to_string()));
+        assert_eq!(qlockf_line(None), Ok("AT+QLOCKF=0".to_string()));
+        assert!(matches!(
+            qlockf_line(Some(1024)),
+            Err(HalError::InvalidArgument(_))
+        ));
     }
 
     #[test]

@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use cellgate_backends::{open_modem, AtModem, AtModemConfig};
 use cellgate_hal::{
-    AccessTech, CallDirection, CallForwarding, CallStatus, DtmfDigit, ForwardReason, HalError,
-    ModemEvent, ModemEvents, ModemHal, ModuleKind, OperatorSelection, OutgoingPdu, PowerMode,
-    Registration, RegistrationState, ReleaseCause, SimState, SmsFilter, UssdStatus,
+    AccessTech, CallDirection, CallForwarding, CallStatus, CellInfo, DtmfDigit, ForwardReason,
+    HalError, ModemEvent, ModemEvents, ModemHal, ModuleKind, OperatorSelection, OutgoingPdu,
+    PowerMode, Registration, RegistrationState, ReleaseCause, SimState, SmsFilter, UssdStatus,
 };
-use cellgate_simulator::{ModuleProfile, Network, NetworkConfig, SimCard, SmsOptions};
+use cellgate_simulator::{
+    CallState, ModuleProfile, Network, NetworkConfig, SimCard, SimError, SmsOptions,
+};
 use cellgate_sms::{
     decode_mt, encode_submit, Address, ConcatRef, Encoding, MtPdu, Reassembler, Submit,
 };
@@ -50,9 +52,37 @@ pub async fn bed_with(
     config: AtModemConfig,
 ) -> Bed {
     let net = Network::new(NetworkConfig::default());
+    let (modem, mut events) = open_line(&net, 1, transport, profile, sim, config).await;
+    // The dialect was detected from AT+CGMM, not forced.
+    assert!(
+        net.transcript(1).iter().any(|l| l == "-> AT+CGMM"),
+        "no AT+CGMM probe"
+    );
+    assert_eq!(modem.kind(), profile.kind());
+    assert_eq!(modem.dialect().kind, profile.kind());
+    while events.try_recv().is_ok() {}
+    Bed {
+        net,
+        modem,
+        events,
+        profile,
+    }
+}
+
+/// Attaches a modem of `profile` to `line` of `net`, starts the backend on it over
+/// `transport` and lets the simulated boot finish (8 s on the bed's clock). Returns the
+/// backend and its event stream, drained.
+pub async fn open_line(
+    net: &Network,
+    line: u16,
+    transport: Transport,
+    profile: ModuleProfile,
+    sim: Option<SimCard>,
+    config: AtModemConfig,
+) -> (AtModem, ModemEvents) {
     let port = match sim {
-        Some(card) => net.attach_modem_with_sim(1, profile, card),
-        None => net.attach_modem(1, profile),
+        Some(card) => net.attach_modem_with_sim(line, profile, card),
+        None => net.attach_modem(line, profile),
     };
     let opened = match transport {
         Transport::Memory => open_modem(port, config).await,
@@ -70,25 +100,13 @@ pub async fn bed_with(
     };
     let modem = match opened {
         Ok(m) => m,
-        Err(e) => panic!("backend did not come up: {e}"),
+        Err(e) => panic!("backend of line {line} did not come up: {e}"),
     };
-    // The dialect was detected from AT+CGMM, not forced.
-    assert!(
-        net.transcript(1).iter().any(|l| l == "-> AT+CGMM"),
-        "no AT+CGMM probe"
-    );
-    assert_eq!(modem.kind(), profile.kind());
-    assert_eq!(modem.dialect().kind, profile.kind());
     let mut events = modem.subscribe();
     // Let the simulated boot finish (a late `RDY` makes the backend re-initialise).
     tokio::time::sleep(Duration::from_secs(8)).await;
     while events.try_recv().is_ok() {}
-    Bed {
-        net,
-        modem,
-        events,
-        profile,
-    }
+    (modem, events)
 }
 
 pub async fn next_event(rx: &mut ModemEvents) -> ModemEvent {
@@ -164,6 +182,13 @@ pub async fn wait_registration(
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Whether the network's event log has `entry` (after its time stamp).
+pub fn logged(net: &Network, entry: &str) -> bool {
+    net.event_log()
+        .iter()
+        .any(|l| l.trim_start().split_once(' ').map(|(_, e)| e) == Some(entry))
 }
 
 pub fn luhn_ok(digits: &str) -> bool {
@@ -359,6 +384,18 @@ pub async fn network(t: Transport, p: ModuleProfile) {
         matches!(&op, Ok(Some(o)) if o.name == "CHN-UNICOM"),
         "{op:?}"
     );
+    // The network sees the line roaming on a cell of 46001.
+    assert_eq!(b.net.registration(1), Some(5));
+    assert!(
+        logged(&b.net, "line1 operator selection 46001"),
+        "{:?}",
+        b.net.event_log()
+    );
+    let serving = b.modem.cell_info().await.map(|c| c.first().cloned());
+    assert!(
+        matches!(&serving, Ok(Some(c)) if (c.mcc, c.mnc) == (460, 1)),
+        "{serving:?}"
+    );
     // An operator without cells is refused.
     assert!(b
         .modem
@@ -374,6 +411,12 @@ pub async fn network(t: Transport, p: ModuleProfile) {
     assert!(
         matches!(&op, Ok(Some(o)) if o.name == "CHINA MOBILE"),
         "{op:?}"
+    );
+    assert_eq!(b.net.registration(1), Some(1));
+    let serving = b.modem.cell_info().await.map(|c| c.first().cloned());
+    assert!(
+        matches!(&serving, Ok(Some(c)) if (c.mcc, c.mnc) == (460, 0)),
+        "{serving:?}"
     );
 }
 
@@ -410,15 +453,165 @@ pub async fn cell_info(t: Transport, p: ModuleProfile) {
     );
 }
 
+/// lock_cell (manual §6.15). M35 (`AT+QLOCKF`): the line moves onto the locked BCCH's
+/// cell (seen by `cell_info`, `+CREG` and the network) and cannot leave it; a lock on an
+/// ARFCN no cell has loses service; `None` returns to automatic selection, back on the
+/// strongest cell. UC15 has no BCCH lock: `Unsupported`, nothing sent, the line stays.
+pub async fn lock_cell(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    let cells = b
+        .modem
+        .cell_info()
+        .await
+        .unwrap_or_else(|e| panic!("cell_info: {e}"));
+    let home = cells
+        .first()
+        .cloned()
+        .unwrap_or_else(|| panic!("no serving cell"));
+    let serving_of = |cells: HalResultCells| match cells {
+        Ok(c) => c.first().map(|c| (c.arfcn, c.cell_id)),
+        Err(e) => panic!("cell_info: {e}"),
+    };
+    if p.kind() != ModuleKind::M35 {
+        for arfcn in [Some(560), None] {
+            assert_eq!(
+                b.modem.lock_cell(arfcn).await,
+                Err(HalError::Unsupported("lock_cell"))
+            );
+        }
+        assert!(
+            !b.net.transcript(1).iter().any(|l| l.contains("QLOCKF")),
+            "a BCCH lock command reached the module"
+        );
+        assert_eq!(
+            serving_of(b.modem.cell_info().await),
+            Some((home.arfcn, home.cell_id))
+        );
+        assert_eq!(b.net.registration(1), Some(1));
+        return;
+    }
+    // The line camps on the strongest cell of its home operator; another cell of the
+    // same operator and one of the other operator are neighbours.
+    assert_eq!((home.mcc, home.mnc), (460, 0), "{home:?}");
+    let neighbour = |mnc: u16| -> CellInfo {
+        cells[1..]
+            .iter()
+            .find(|c| (c.mcc, c.mnc) == (460, mnc))
+            .cloned()
+            .unwrap_or_else(|| panic!("no neighbour of 460/{mnc}: {cells:?}"))
+    };
+    let (same_op, other_op) = (neighbour(0), neighbour(1));
+
+    // Invalid ARFCNs never reach the module.
+    assert!(matches!(
+        b.modem.lock_cell(Some(1024)).await,
+        Err(HalError::InvalidArgument(_))
+    ));
+    assert!(!b.net.transcript(1).iter().any(|l| l.contains("QLOCKF")));
+
+    // Lock onto the weaker cell of the home operator.
+    assert_eq!(b.modem.lock_cell(Some(same_op.arfcn)).await, Ok(()));
+    let cmd = format!("-> AT+QLOCKF=1,{}", same_op.arfcn);
+    assert!(b.net.transcript(1).contains(&cmd), "no {cmd}");
+    let reg = wait_registration(&b.modem, "home on the locked cell", |r| {
+        r.state == RegistrationState::Home && r.cell_id == Some(same_op.cell_id)
+    })
+    .await;
+    assert_eq!(reg.lac, Some(same_op.lac));
+    assert_eq!(
+        serving_of(b.modem.cell_info().await),
+        Some((same_op.arfcn, same_op.cell_id))
+    );
+    assert_eq!(b.net.registration(1), Some(1));
+    let entry = format!("line1 BCCH lock {}", same_op.arfcn);
+    assert!(logged(&b.net, &entry), "no {entry:?}");
+    // Locked, the line cannot follow a manual selection of an operator without a cell
+    // on that BCCH.
+    assert!(b
+        .modem
+        .select_operator(OperatorSelection::Manual("46001".into()))
+        .await
+        .is_err());
+    assert_eq!(
+        serving_of(b.modem.cell_info().await),
+        Some((same_op.arfcn, same_op.cell_id))
+    );
+    call_works(&b.modem, &mut b.events).await;
+
+    // Lock onto the other operator's cell: the home SIM roams there.
+    assert_eq!(b.modem.lock_cell(Some(other_op.arfcn)).await, Ok(()));
+    wait_registration(&b.modem, "roaming on the locked cell", |r| {
+        r.state == RegistrationState::Roaming && r.cell_id == Some(other_op.cell_id)
+    })
+    .await;
+    assert_eq!(
+        serving_of(b.modem.cell_info().await),
+        Some((other_op.arfcn, other_op.cell_id))
+    );
+    assert_eq!(b.net.registration(1), Some(5));
+    let op = b.modem.operator().await;
+    assert!(
+        matches!(&op, Ok(Some(o)) if o.name == "CHN-UNICOM"),
+        "{op:?}"
+    );
+
+    // A BCCH no cell uses: no service.
+    assert_eq!(b.modem.lock_cell(Some(999)).await, Ok(()));
+    wait_registration(&b.modem, "lost", |r| !r.state.is_registered()).await;
+    assert_eq!(b.net.registration(1), Some(2));
+    assert_eq!(b.modem.cell_info().await, Ok(vec![]));
+    assert!(b.modem.dial("5551234").await.is_err());
+
+    // Unlocked: automatic cell selection camps on the strongest home cell again.
+    assert_eq!(b.modem.lock_cell(None).await, Ok(()));
+    assert!(b.net.transcript(1).iter().any(|l| l == "-> AT+QLOCKF=0"));
+    wait_registration(&b.modem, "home on the strongest cell", |r| {
+        r.state == RegistrationState::Home && r.cell_id == Some(home.cell_id)
+    })
+    .await;
+    assert_eq!(
+        serving_of(b.modem.cell_info().await),
+        Some((home.arfcn, home.cell_id))
+    );
+    assert_eq!(b.net.registration(1), Some(1));
+    assert!(logged(&b.net, "line1 BCCH lock off"));
+    // Nothing holds the line any more: a manual operator selection moves it.
+    assert_eq!(
+        b.modem
+            .select_operator(OperatorSelection::Manual("46001".into()))
+            .await,
+        Ok(())
+    );
+    wait_registration(&b.modem, "roaming", |r| {
+        r.state == RegistrationState::Roaming
+    })
+    .await;
+    assert_eq!(
+        b.modem.select_operator(OperatorSelection::Automatic).await,
+        Ok(())
+    );
+    wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
+    call_works(&b.modem, &mut b.events).await;
+}
+
+type HalResultCells = Result<Vec<CellInfo>, HalError>;
+
 /// set_power: CFUN 4 and 0 drop the registration, CFUN 1 brings it back.
 pub async fn set_power(t: Transport, p: ModuleProfile) {
     let mut b = bed(t, p).await;
     for mode in [PowerMode::RadioOff, PowerMode::Minimum] {
         assert_eq!(b.modem.set_power(mode).await, Ok(()), "{mode:?}");
         wait_registration(&b.modem, "lost", |r| !r.state.is_registered()).await;
+        // The network sees the line deregistered.
+        assert!(
+            !matches!(b.net.registration(1), Some(1 | 5)),
+            "{mode:?}: {:?}",
+            b.net.registration(1)
+        );
         assert!(b.modem.dial("5551234").await.is_err(), "{mode:?}");
         assert_eq!(b.modem.set_power(PowerMode::Full).await, Ok(()));
         wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
+        assert_eq!(b.net.registration(1), Some(1), "{mode:?}");
     }
     call_works(&b.modem, &mut b.events).await;
 }
@@ -762,9 +955,17 @@ pub async fn call_forwarding(t: Transport, p: ModuleProfile) {
             Ok(setting.clone()),
             "{reason:?}"
         );
+        // The SIM's subscription in the network holds the target.
+        assert_eq!(
+            b.net
+                .sim(1)
+                .and_then(|s| s.forwarding.get(&reason_code(reason)).cloned()),
+            Some(target.to_string()),
+            "{reason:?}"
+        );
     }
-    // Unconditional forwarding diverts an incoming call: the caller reaches the target,
-    // the line does not ring. Then everything is switched off.
+    assert_eq!(b.net.sim(1).map(|s| s.no_reply_secs), Some(20));
+    // Everything switched off again.
     for reason in [
         ForwardReason::Unconditional,
         ForwardReason::Busy,
@@ -790,6 +991,248 @@ pub async fn call_forwarding(t: Transport, p: ModuleProfile) {
         assert!(!back.enabled, "{reason:?}: {back:?}");
         assert_eq!(back.reason, reason);
     }
+    assert_eq!(
+        b.net.sim(1).map(|s| s.forwarding.is_empty()),
+        Some(true),
+        "{:?}",
+        b.net.sim(1).map(|s| s.forwarding)
+    );
+}
+
+/// The 27.007 `<reason>` of a forwarding condition, the key of
+/// `SimCard::forwarding`.
+fn reason_code(reason: ForwardReason) -> u8 {
+    match reason {
+        ForwardReason::Unconditional => 0,
+        ForwardReason::Busy => 1,
+        ForwardReason::NoReply => 2,
+        ForwardReason::NotReachable => 3,
+        ForwardReason::All => 4,
+        ForwardReason::AllConditional => 5,
+    }
+}
+
+/// Forwarding set through the backend is applied by the network. The target is line 2,
+/// another SIM of the gateway with its own backend, so a diverted call is seen ringing
+/// there. Unconditional diverts every call; busy diverts a call that finds line 1 in a
+/// call (call waiting off); not reachable diverts while line 1 is powered down; no reply
+/// diverts after the no-reply time. Switched off, calls stay on line 1 (or are refused
+/// busy).
+pub async fn forwarding_diverts_calls(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    let (line2, mut ev2) = open_line(&b.net, 2, t, p, None, AtModemConfig::default()).await;
+    wait_registration(&line2, "line 2 home", |r| {
+        r.state == RegistrationState::Home
+    })
+    .await;
+    let target = b
+        .net
+        .sim(2)
+        .map(|s| s.msisdn)
+        .unwrap_or_else(|| panic!("line 2 has no SIM"));
+    let set = |reason: ForwardReason, on: bool, secs: Option<u8>| CallForwarding {
+        reason,
+        enabled: on,
+        number: on.then(|| target.clone()),
+        no_reply_seconds: secs,
+    };
+
+    // Unconditional: line 1 never rings, line 2 does.
+    let setting = set(ForwardReason::Unconditional, true, None);
+    assert_eq!(b.modem.set_call_forwarding(&setting).await, Ok(()));
+    diverted(&b, &line2, &mut ev2, "+8613900000001", &target).await;
+    let setting = set(ForwardReason::Unconditional, false, None);
+    assert_eq!(b.modem.set_call_forwarding(&setting).await, Ok(()));
+    rings_line1(&mut b, "+8613900000002").await;
+
+    // Busy: line 1 is in a call and the subscriber has call waiting off.
+    b.net
+        .update_sim(1, |s| s.call_waiting = false)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let setting = set(ForwardReason::Busy, true, None);
+    assert_eq!(b.modem.set_call_forwarding(&setting).await, Ok(()));
+    let index = b
+        .modem
+        .dial("5551234")
+        .await
+        .unwrap_or_else(|e| panic!("dial: {e}"));
+    wait_event(&mut b.events, "CallConnected", |e| {
+        *e == ModemEvent::CallConnected { index }
+    })
+    .await;
+    let caller = "+8613900000003";
+    b.net
+        .phone_calls_line(caller, 1)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    wait_event(
+        &mut ev2,
+        "IncomingCall on line 2",
+        |e| matches!(e, ModemEvent::IncomingCall { caller: Some(c), .. } if c == caller),
+    )
+    .await;
+    assert_eq!(line2.answer().await, Ok(()));
+    wait_event(&mut ev2, "CallConnected on line 2", |e| {
+        matches!(e, ModemEvent::CallConnected { .. })
+    })
+    .await;
+    let calls = b.net.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.line == 2 && c.remote == caller && c.state == CallState::Active),
+        "{calls:?}"
+    );
+    // Line 1 keeps only its own call.
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.line == 1)
+            .map(|c| c.remote.as_str())
+            .collect::<Vec<_>>(),
+        ["5551234"],
+        "{calls:?}"
+    );
+    let entry = format!("line1 forwards the call from {caller} to {target}");
+    assert!(logged(&b.net, &entry), "no {entry:?}");
+    b.net
+        .phone_hangs_up(caller)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    wait_event(&mut ev2, "CallReleased on line 2", |e| {
+        matches!(e, ModemEvent::CallReleased { .. })
+    })
+    .await;
+    // Busy forwarding off: the next caller is refused busy, line 2 stays quiet.
+    let setting = set(ForwardReason::Busy, false, None);
+    assert_eq!(b.modem.set_call_forwarding(&setting).await, Ok(()));
+    assert_eq!(
+        b.net.phone_calls_line("+8613900000004", 1),
+        Err(SimError::LineBusy(1))
+    );
+    assert!(
+        b.net.calls().iter().all(|c| c.line == 1),
+        "{:?}",
+        b.net.calls()
+    );
+    assert_eq!(b.modem.hang_up().await, Ok(()));
+    assert!(b.net.calls().is_empty(), "{:?}", b.net.calls());
+
+    // Not reachable: line 1 powered down to minimum functionality.
+    let setting = set(ForwardReason::NotReachable, true, None);
+    assert_eq!(b.modem.set_call_forwarding(&setting).await, Ok(()));
+    assert_eq!(b.modem.set_power(PowerMode::Minimum).await, Ok(()));
+    wait_registration(&b.modem, "lost", |r| !r.state.is_registered()).await;
+    diverted(&b, &line2, &mut ev2, "+8613900000005", &target).await;
+    assert_eq!(b.modem.set_power(PowerMode::Full).await, Ok(()));
+    wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
+    let setting = set(ForwardReason::NotReachable, false, None);
+    assert_eq!(b.modem.set_call_forwarding(&setting).await, Ok(()));
+
+    // No reply after 5 s: line 1 rings unanswered, then the call moves to line 2.
+    let setting = set(ForwardReason::NoReply, true, Some(5));
+    assert_eq!(b.modem.set_call_forwarding(&setting).await, Ok(()));
+    assert_eq!(b.net.sim(1).map(|s| s.no_reply_secs), Some(5));
+    let caller = "+8613900000006";
+    b.net
+        .phone_calls_line(caller, 1)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    wait_event(
+        &mut b.events,
+        "IncomingCall on line 1",
+        |e| matches!(e, ModemEvent::IncomingCall { caller: Some(c), .. } if c == caller),
+    )
+    .await;
+    wait_event(
+        &mut ev2,
+        "IncomingCall on line 2",
+        |e| matches!(e, ModemEvent::IncomingCall { caller: Some(c), .. } if c == caller),
+    )
+    .await;
+    assert!(
+        b.net
+            .calls()
+            .iter()
+            .all(|c| c.line == 2 && c.remote == caller),
+        "{:?}",
+        b.net.calls()
+    );
+    b.net
+        .phone_hangs_up(caller)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    wait_event(&mut ev2, "CallReleased on line 2", |e| {
+        matches!(e, ModemEvent::CallReleased { .. })
+    })
+    .await;
+    let setting = set(ForwardReason::NoReply, false, None);
+    assert_eq!(b.modem.set_call_forwarding(&setting).await, Ok(()));
+    assert_eq!(
+        b.net.sim(1).map(|s| s.forwarding.is_empty()),
+        Some(true),
+        "{:?}",
+        b.net.sim(1).map(|s| s.forwarding)
+    );
+    rings_line1(&mut b, "+8613900000007").await;
+}
+
+/// `caller` calls line 1 and the network diverts the call to line 2 (`target`): line 2's
+/// backend reports it ringing with the caller's number, line 1 has no call. The caller
+/// then gives up.
+async fn diverted(b: &Bed, line2: &AtModem, ev2: &mut ModemEvents, caller: &str, target: &str) {
+    b.net
+        .phone_calls_line(caller, 1)
+        .unwrap_or_else(|e| panic!("{caller}: {e:?}"));
+    wait_event(
+        ev2,
+        "IncomingCall on line 2",
+        |e| matches!(e, ModemEvent::IncomingCall { caller: Some(c), .. } if c == caller),
+    )
+    .await;
+    let calls = b.net.calls();
+    assert!(
+        calls.iter().all(|c| c.line == 2 && c.remote == caller),
+        "{calls:?}"
+    );
+    let on2 = line2.calls().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        on2.iter()
+            .map(|c| (c.direction, c.number.as_str()))
+            .collect::<Vec<_>>(),
+        [(CallDirection::MobileTerminated, caller)],
+        "{on2:?}"
+    );
+    let entry = format!("line1 forwards the call from {caller} to {target}");
+    assert!(logged(&b.net, &entry), "no {entry:?}");
+    b.net
+        .phone_hangs_up(caller)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    wait_event(ev2, "CallReleased on line 2", |e| {
+        matches!(e, ModemEvent::CallReleased { .. })
+    })
+    .await;
+}
+
+/// `caller` calls line 1 and line 1 rings (no forwarding); the caller then gives up.
+async fn rings_line1(b: &mut Bed, caller: &str) {
+    b.net
+        .phone_calls_line(caller, 1)
+        .unwrap_or_else(|e| panic!("{caller}: {e:?}"));
+    wait_event(
+        &mut b.events,
+        "IncomingCall on line 1",
+        |e| matches!(e, ModemEvent::IncomingCall { caller: Some(c), .. } if c == caller),
+    )
+    .await;
+    assert!(
+        b.net.calls().iter().all(|c| c.line == 1),
+        "{:?}",
+        b.net.calls()
+    );
+    b.net
+        .phone_hangs_up(caller)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    wait_event(&mut b.events, "CallReleased on line 1", |e| {
+        matches!(e, ModemEvent::CallReleased { .. })
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------- module management
@@ -832,7 +1275,8 @@ pub async fn write_imei_and_reset(t: Transport, p: ModuleProfile) {
         |e| *e == ModemEvent::ModuleRestarted,
     )
     .await;
-    assert_eq!(b.modem.identity().await.map(|i| i.imei), Ok(new));
+    assert_eq!(b.modem.identity().await.map(|i| i.imei), Ok(new.clone()));
+    assert_eq!(b.net.imei(1), Some(new));
     assert_eq!(b.modem.sim_state().await, Ok(SimState::Ready));
     wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
     // Re-initialised: SMS arrive (CNMI set again), calls work.
