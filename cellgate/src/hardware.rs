@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use cellgate_backends::serial;
-use cellgate_engine::runtime::{run_gateway, stun_discover, LineModem};
+use cellgate_engine::runtime::{run_gateway_with_store, stun_discover, LineModem};
 use cellgate_engine::transport::SipTransport;
 use cellgate_hal::LineId;
 use cellgate_simulator::{Network, NetworkConfig};
@@ -67,9 +67,26 @@ async fn open_serial_lines(lines: &[LineSection]) -> Vec<LineModem> {
     modems
 }
 
+/// Opens the counter and CDR store of `[storage]`; the error names the path.
+pub fn open_store(
+    config: &Config,
+) -> Result<cellgate_policy::store::SqliteStore, Box<dyn std::error::Error>> {
+    let path = config.database_path();
+    cellgate_policy::store::SqliteStore::open(&path).map_err(|e| {
+        format!(
+            "storage.database = {:?}: cannot open the counter store: {e}",
+            path.display().to_string()
+        )
+        .into()
+    })
+}
+
 /// Opens every configured line, brings its module up, and serves SIP until Ctrl-C.
 /// A line whose module does not come up is reported and left out; the others serve.
+/// Counters and call records are kept in the `[storage]` database, which must open.
 pub async fn run(mut config: Config, source: LineSource) -> Result<(), Box<dyn std::error::Error>> {
+    let store = open_store(&config)?;
+    info!(database = %config.database_path().display(), "counter store open");
     // Kept alive while the gateway serves: the simulated modules live in it.
     let mut _network = None;
     let modems = match source {
@@ -77,15 +94,26 @@ pub async fn run(mut config: Config, source: LineSource) -> Result<(), Box<dyn s
         LineSource::Simulated(n) => {
             let network = Network::new(NetworkConfig::default());
             let modems = crate::sandbox::simulated_lines(&network, n).await?;
-            config.lines = (1..=n)
-                .map(|id| LineSection {
-                    id,
-                    device: Some("simulated".into()),
-                    imei: None,
-                    iccid: None,
-                    baud: 115_200,
+            // Configured lines 1..=n keep their policy keys; the others are added bare.
+            let mut lines: Vec<LineSection> = (1..=n)
+                .map(|id| {
+                    let mut line = config
+                        .lines
+                        .iter()
+                        .find(|l| l.id == id)
+                        .cloned()
+                        .unwrap_or_else(|| LineSection::with_device(id, "simulated"));
+                    line.device = Some("simulated".into());
+                    line.imei = None;
+                    line.iccid = None;
+                    line
                 })
                 .collect();
+            lines.extend(config.lines.iter().filter(|l| l.id > n).cloned());
+            config.lines = lines;
+            config
+                .policy_settings()
+                .map_err(|e| format!("configuration with --simulated-lines {n}: {e}"))?;
             info!(lines = n, "using simulated modules (--simulated-lines)");
             _network = Some(network);
             modems
@@ -97,9 +125,16 @@ pub async fn run(mut config: Config, source: LineSource) -> Result<(), Box<dyn s
         info!("no sip.trusted_sources configured: every incoming call will be refused (403)");
     }
     info!(listen = %local, public = %gateway.public_addr, lines = modems.len(), "gateway running");
-    run_gateway(gateway, transport, modems, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
+    run_gateway_with_store(
+        gateway,
+        transport,
+        modems,
+        None,
+        Some(Box::new(store)),
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    )
     .await?;
     Ok(())
 }

@@ -19,6 +19,16 @@ use cellgate_hal::LineId;
 use serde::Deserialize;
 use thiserror::Error;
 
+mod policy;
+#[cfg(test)]
+mod policy_tests;
+
+pub use policy::{
+    parse_timezone, BalanceReportSection, DefaultsSection, GroupSection, GsmSection,
+    InboundSection, OutboundSection, PolicySettings, RoutingSection, RunPolicySection, SimSection,
+    StorageSection, SystemSection,
+};
+
 /// Why a configuration cannot be used.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -322,6 +332,8 @@ pub struct AccountSection {
     pub tls_ca: Option<PathBuf>,
     /// Name the TLS server must present (default: the registrar's IP address).
     pub tls_server_name: Option<String>,
+    /// F-6.3.20 (per_group mode only): the group's gateway prefix list, `001,13`.
+    pub prefix: Option<String>,
 }
 
 impl AccountSection {
@@ -424,6 +436,22 @@ pub struct LineSection {
     /// Baud rate.
     #[serde(default = "default_baud")]
     pub baud: u32,
+    /// F-6.3.15: the line's gateway prefix list, `001,13` (not in per_group mode).
+    pub prefix: Option<String>,
+    /// F-6.10.4: the SIM's own number (needed by group members, F-D.5).
+    pub sim_number: Option<String>,
+    /// §6.6, §6.7: outbound calls on this line.
+    #[serde(default)]
+    pub outbound: OutboundSection,
+    /// §6.8, §6.9: inbound calls on this line.
+    #[serde(default)]
+    pub inbound: InboundSection,
+    /// §6.10: SIM limits.
+    #[serde(default)]
+    pub sim: SimSection,
+    /// §6.11, §6.12, §6.14, §6.15: forwarding, IMEI, operator, cell selection.
+    #[serde(default)]
+    pub gsm: GsmSection,
 }
 
 fn default_baud() -> u32 {
@@ -431,6 +459,23 @@ fn default_baud() -> u32 {
 }
 
 impl LineSection {
+    /// A line with only an id and a device path (every policy key at its default).
+    pub fn with_device(id: u16, device: impl Into<PathBuf>) -> Self {
+        Self {
+            id,
+            device: Some(device.into()),
+            imei: None,
+            iccid: None,
+            baud: default_baud(),
+            prefix: None,
+            sim_number: None,
+            outbound: OutboundSection::default(),
+            inbound: InboundSection::default(),
+            sim: SimSection::default(),
+            gsm: GsmSection::default(),
+        }
+    }
+
     /// How the line's module is found.
     pub fn selector(&self) -> cellgate_backends::discovery::ModuleSelector {
         use cellgate_backends::discovery::ModuleSelector;
@@ -501,6 +546,46 @@ pub struct MediaSection {
     pub input_gain_db: i8,
     /// Appendix E: gain on what the GSM party hears, in dB (-24 to 24).
     pub output_gain_db: i8,
+    /// F-6.1.8: tone standard, a preset country (`CN`, `US`, `UK`, `DE`, `FR`, `IN`, `RU`).
+    pub tone_standard: String,
+    /// Appendix C custom tones replacing the preset's (`[media.tones]`).
+    pub tones: TonesSection,
+}
+
+/// `[media.tones]`: Appendix C tone definitions replacing the tone standard's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TonesSection {
+    /// Dial tone (two-stage dialling).
+    pub dial: Option<String>,
+    /// Ringback tone.
+    pub ringback: Option<String>,
+    /// Busy tone.
+    pub busy: Option<String>,
+    /// Call-waiting prompt tone.
+    pub prompt: Option<String>,
+}
+
+impl TonesSection {
+    /// The custom tones, parsed; the error names the key and the column.
+    fn parsed(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, cellgate_media::tones::ToneSpec>, String> {
+        let mut out = std::collections::BTreeMap::new();
+        for (key, text) in [
+            ("dial", &self.dial),
+            ("ringback", &self.ringback),
+            ("busy", &self.busy),
+            ("prompt", &self.prompt),
+        ] {
+            if let Some(text) = text {
+                let spec = cellgate_media::tones::ToneSpec::parse(text)
+                    .map_err(|e| format!("media.tones.{key}: {e}"))?;
+                out.insert(key.to_owned(), spec);
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Default for MediaSection {
@@ -519,6 +604,8 @@ impl Default for MediaSection {
             jitter_initial_ms: 60,
             input_gain_db: 0,
             output_gain_db: 0,
+            tone_standard: "CN".into(),
+            tones: TonesSection::default(),
         }
     }
 }
@@ -563,6 +650,16 @@ impl MediaSection {
                 return Err(format!("{key} = {db}: must be -24 to 24"));
             }
         }
+        if cellgate_media::tones::preset(&self.tone_standard, cellgate_media::tones::ToneKind::Dial)
+            .is_none()
+        {
+            return Err(format!(
+                "media.tone_standard = {:?}: expected one of {} (or [media.tones] for custom tones)",
+                self.tone_standard,
+                cellgate_media::tones::PRESET_COUNTRIES.join(", ")
+            ));
+        }
+        self.tones.parsed()?;
         Ok(())
     }
 
@@ -615,6 +712,8 @@ impl MediaSection {
         }
         config.media.input_gain_db = self.input_gain_db;
         config.media.output_gain_db = self.output_gain_db;
+        config.media.tone_standard = self.tone_standard.to_ascii_uppercase();
+        config.media.custom_tones = self.tones.parsed().unwrap_or_default();
         config.rtp_base_port = self.rtp_port_min;
         config.rtp_port_max = self.rtp_port_max;
     }
@@ -652,6 +751,25 @@ pub struct Config {
     /// Lines.
     #[serde(default, rename = "line")]
     pub lines: Vec<LineSection>,
+    /// Outbound line choice: prefixes, selection, call memory, own numbers.
+    #[serde(default)]
+    pub routing: RoutingSection,
+    /// Time zone, scheduled reboot and CDR reset (F-6.1.2, F-6.1.10, F-6.1.11).
+    #[serde(default)]
+    pub system: SystemSection,
+    /// §6.16 run policy of every line.
+    pub run_policy: Option<RunPolicySection>,
+    /// Appendix D GSM group mode.
+    pub group: Option<GroupSection>,
+    /// Values of line keys for lines that do not set them (F-6.6.11, F-6.8.19).
+    #[serde(default)]
+    pub defaults: DefaultsSection,
+    /// Counter and CDR database.
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// Directory of the configuration file (relative paths of `[storage]` start here).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
 }
 
 impl Config {
@@ -678,7 +796,8 @@ impl Config {
             path: path.to_owned(),
             message,
         };
-        let config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         if !(300..=699).contains(&config.sip.no_line_status) {
             return Err(invalid(format!(
                 "sip.no_line_status = {}: must be a SIP failure status (300-699)",
@@ -702,6 +821,7 @@ impl Config {
         }
         config.media.check().map_err(invalid)?;
         config.check_sip().map_err(invalid)?;
+        config.policy_settings().map_err(invalid)?;
         if config.sip.public_addr.is_none()
             && config.sip.listen.ip().is_unspecified()
             && config.sip.stun_server.is_none()
@@ -712,6 +832,21 @@ impl Config {
             )));
         }
         Ok(config)
+    }
+
+    /// The counter and CDR database: `[storage] database`, relative to the configuration
+    /// file's directory; `cellgate.db` there by default.
+    pub fn database_path(&self) -> PathBuf {
+        let path = self
+            .storage
+            .database
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("cellgate.db"));
+        if path.is_absolute() {
+            path
+        } else {
+            self.base_dir.join(path)
+        }
     }
 
     fn check_sip(&self) -> Result<(), String> {
@@ -982,6 +1117,10 @@ impl Config {
             };
             let mut reg = RegistrationConfig::new(&label, account, server.clone());
             reg.expires = a.expires;
+            // Per-line registration (F-6.3.16, F-6.3.20): the account stands for its lines.
+            if matches!(sip.mode, SipMode::PerLine | SipMode::PerGroup) {
+                reg.lines = lines.iter().copied().map(LineId).collect();
+            }
             if let Some(n) = sip.failover_after {
                 reg.failover_after = n;
             }
@@ -1028,6 +1167,24 @@ impl Config {
         }
         config.no_line_status = self.sip.no_line_status;
         config.no_answer_timeout = std::time::Duration::from_secs(self.sip.no_answer_timeout_secs);
+        config.extension_host = sip.accounts.first().and_then(|a| {
+            let registrar = resolve("", &a.registrar).ok()?;
+            Some(
+                a.outbound_proxy
+                    .as_deref()
+                    .and_then(|p| resolve("", p).ok())
+                    .unwrap_or(registrar),
+            )
+        });
+        // Validated by `parse`; a configuration built by hand that fails keeps the defaults.
+        if let Ok(settings) = self.policy_settings() {
+            config.lines = settings.lines;
+            config.routing = settings.routing;
+            config.line_selection = settings.line_selection;
+            if settings.extension_host.is_some() {
+                config.extension_host = settings.extension_host;
+            }
+        }
         config
     }
 }
