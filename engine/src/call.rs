@@ -67,6 +67,43 @@ pub struct OutboundCall {
     pub held: bool,
     /// Our RTP port for this call (0 for refused INVITEs).
     pub media_port: u16,
+    /// Policy bookkeeping of the GSM leg (routing, timers, accounting).
+    pub gsm: GsmLeg,
+}
+
+/// What the policies track about the GSM leg of a VoIP -> GSM call.
+#[derive(Debug, Clone, Default)]
+pub struct GsmLeg {
+    /// The SIP caller (From user).
+    pub caller: String,
+    /// The callee as requested (before dial rules), for redials and call memory.
+    pub requested: String,
+    /// The far end rang at some point.
+    pub alerted: bool,
+    /// The attempt was recorded in the CDR.
+    pub accounted: bool,
+    /// F-6.6.4: hang up unless ringing by then.
+    pub ring_deadline: Option<Instant>,
+    /// F-6.6.3: hang up unless answered by then.
+    pub answer_deadline: Option<Instant>,
+    /// F-6.10.16 / F-6.10.18: hang up a connected call at this time.
+    pub hangup_at: Option<Instant>,
+    /// `M1:` mode: DTMF to send once connected, and when.
+    pub then_dtmf: Option<(String, Option<Instant>)>,
+    /// F-6.6.1: redials left.
+    pub redials_left: u8,
+    /// The line came from call memory.
+    pub from_memory: bool,
+    /// When the GSM leg ended.
+    pub ended: Option<Instant>,
+    /// Release cause from the network.
+    pub cause: Option<u8>,
+    /// The SIP leg was answered before the GSM leg (two-stage dialling or password):
+    /// GSM progress is not signalled on the SIP side, and a GSM failure ends the call
+    /// with BYE.
+    pub two_stage: bool,
+    /// Digits being collected before dialling.
+    pub(crate) collect: Option<crate::gateway::Collector>,
 }
 
 impl OutboundCall {
@@ -75,9 +112,9 @@ impl OutboundCall {
         self.gsm_done && self.sip_done
     }
 
-    /// Whether the call still waits for the GSM callee to answer.
+    /// Whether the SIP caller still waits for a final answer.
     pub fn unanswered(&self) -> bool {
-        matches!(self.phase, CallPhase::Dialing | CallPhase::Alerting)
+        matches!(self.phase, CallPhase::Dialing | CallPhase::Alerting) && !self.gsm.two_stage
     }
 }
 
@@ -134,6 +171,14 @@ pub struct InboundCall {
     pub cancel_pending: bool,
     /// re-INVITEs from the SIP side (hold / resume).
     pub hold: InboundHold,
+    /// When the GSM call rang.
+    pub started: Instant,
+    /// When the SIP callee answered.
+    pub answered: Option<Instant>,
+    /// The call was recorded.
+    pub accounted: bool,
+    /// The GSM call was answered before the INVITE (two-stage dialling).
+    pub pre_answered: bool,
 }
 
 /// re-INVITE state of a GSM -> SIP dialog.

@@ -15,6 +15,7 @@ use cellgate_hal::{AudioHal, DtmfDigit, HalError, LineId, ModemEvent, ModemHal, 
 use cellgate_media::bridge::{BridgeConfig, BridgeEvent};
 use cellgate_media::dtmf::{Digit, DtmfAction, DtmfMode, GsmDtmfPath};
 use cellgate_media::session::{MediaCommand, MediaSession, PortAllocator};
+use cellgate_policy::store::CounterStore;
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
 
@@ -33,6 +34,7 @@ pub struct LineModem {
 
 enum Input {
     Event(LineId, ModemEvent),
+    Cells(LineId, Vec<(u32, i16)>),
     Result {
         line: LineId,
         call: Option<CallRef>,
@@ -42,7 +44,13 @@ enum Input {
     Media(CallRef, MediaEvent),
 }
 
-type Job = (Option<CallRef>, ModemCommand);
+/// Work for a line's command worker.
+enum Job {
+    /// A command of the core.
+    Command(ModemCommand),
+    /// An SMS to send (number, text).
+    Sms(String, String),
+}
 
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
@@ -63,11 +71,29 @@ pub async fn run_gateway(
 /// answered calls get a media session bridging the line's PCM to RTP.
 pub async fn run_gateway_with_audio(
     config: GatewayConfig,
-    mut transport: SipTransport,
+    transport: SipTransport,
     modems: Vec<LineModem>,
     audio: Option<Arc<dyn AudioHal>>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    run_gateway_with_store(config, transport, modems, audio, None, shutdown).await
+}
+
+/// Where the shell keeps counters and call records (§6.10: they survive restarts).
+pub type SharedStore = Box<dyn CounterStore + Send>;
+
+/// [`run_gateway_with_audio`] with a counter store: counters are loaded from it before
+/// the start and every change and call record is written to it.
+pub async fn run_gateway_with_store(
+    config: GatewayConfig,
+    mut transport: SipTransport,
+    modems: Vec<LineModem>,
+    audio: Option<Arc<dyn AudioHal>>,
+    mut store: Option<SharedStore>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let utc_offset = config.routing.utc_offset;
+    let start_time = config.routing.start_time;
     let rtp_ip = match config.public_addr.ip() {
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -85,10 +111,27 @@ pub async fn run_gateway_with_audio(
         let (ready, registered) = line_status(lm.modem.as_ref()).await;
         debug!(line = %lm.line, ready, registered, "line status");
         gateway.handle_line_status(lm.line, ready, registered);
+        if let Ok(identity) = lm.modem.identity().await {
+            gateway.handle_line_identity(lm.line, identity);
+        }
+        if let Some(store) = store.as_ref() {
+            match store.load(lm.line) {
+                Ok(Some(counters)) => gateway.restore_counters(lm.line, counters),
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(line = %lm.line, error = %e, "stored counters unreadable: starting from zero")
+                }
+            }
+        }
         workers.insert(lm.line, spawn_line(lm.clone(), events, input_tx.clone()));
     }
     // Kept alive so `inputs` never reports closed (a gateway with no lines would spin).
     let _inputs_open = input_tx.clone();
+    let (local, unix) = match start_time {
+        Some((local, unix)) => (Some(local), unix),
+        None => wall_clock(utc_offset),
+    };
+    gateway.set_local_time(now(), local, unix);
     gateway.start(now());
     tokio::pin!(shutdown);
     let mut buf = vec![0u8; 65_535];
@@ -107,7 +150,7 @@ pub async fn run_gateway_with_audio(
                     command,
                 } => match workers.get(&line) {
                     Some(tx) => {
-                        let _ = tx.send((call, command));
+                        let _ = tx.send((call, Job::Command(command)));
                     }
                     None => warn!(%line, "command for a line without module"),
                 },
@@ -122,6 +165,38 @@ pub async fn run_gateway_with_audio(
                 }
                 Output::MessageOutcome { id, status } => {
                     debug!(id, ?status, "SIP MESSAGE delivered");
+                }
+                Output::Counters { line, counters } => {
+                    if let Some(store) = store.as_mut() {
+                        if let Err(e) = store.save(line, &counters) {
+                            warn!(%line, error = %e, "saving counters failed");
+                        }
+                    }
+                }
+                Output::CallRecord(record) => {
+                    info!(line = %record.line, direction = record.direction.as_str(), number = %record.number, answered = record.answered, talk = record.talk_seconds, "call record");
+                    if let Some(store) = store.as_mut() {
+                        if let Err(e) = store.append_record(&record) {
+                            warn!(error = %e, "saving the call record failed");
+                        }
+                    }
+                }
+                Output::SendSms { line, number, text } => match workers.get(&line) {
+                    Some(tx) => {
+                        let _ = tx.send((None, Job::Sms(number, text)));
+                    }
+                    None => warn!(%line, "SMS for a line without module"),
+                },
+                Output::MediaTone { call, tone, to_sip } => {
+                    if let Some((_, s)) = sessions.get(&call) {
+                        let overlay = tone.and_then(|t| tone_overlay(&tuning, t));
+                        let command = if to_sip {
+                            MediaCommand::OverlayToSip(overlay)
+                        } else {
+                            MediaCommand::OverlayToGsm(overlay)
+                        };
+                        let _ = s.commands.try_send(command);
+                    }
                 }
                 Output::MediaStart(params) => {
                     let Some(audio) = audio.as_ref() else {
@@ -180,6 +255,7 @@ pub async fn run_gateway_with_audio(
                     gateway.handle_command_result(now(), line, call, &command, result)
                 }
                 Some(Input::Media(call, event)) => gateway.handle_media_event(now(), call, event),
+                Some(Input::Cells(line, cells)) => gateway.handle_cell_scan(now(), line, &cells),
                 None => {}
             },
             received = transport.recv(&mut buf) => match received {
@@ -247,6 +323,13 @@ async fn start_media(
                     MediaEvent::DtmfToSip(digit.to_char())
                 }
                 BridgeEvent::RtpTimeout { .. } => MediaEvent::RtpTimeout,
+                BridgeEvent::DtmfReceived { source, digit, .. } => {
+                    if source.from_sip() {
+                        MediaEvent::DigitFromSip(digit.to_char())
+                    } else {
+                        MediaEvent::DigitFromGsm(digit.to_char())
+                    }
+                }
                 other => {
                     debug!(call = call.0, event = ?other, "media event");
                     continue;
@@ -294,8 +377,8 @@ fn spawn_line(
     lm: LineModem,
     mut events: broadcast::Receiver<ModemEvent>,
     inputs: mpsc::UnboundedSender<Input>,
-) -> mpsc::UnboundedSender<Job> {
-    let (job_tx, mut jobs) = mpsc::unbounded_channel::<Job>();
+) -> mpsc::UnboundedSender<(Option<CallRef>, Job)> {
+    let (job_tx, mut jobs) = mpsc::unbounded_channel::<(Option<CallRef>, Job)>();
     let line = lm.line;
     let event_inputs = inputs.clone();
     tokio::spawn(async move {
@@ -315,7 +398,29 @@ fn spawn_line(
     });
     let modem = lm.modem;
     tokio::spawn(async move {
-        while let Some((call, command)) = jobs.recv().await {
+        while let Some((call, job)) = jobs.recv().await {
+            let command = match job {
+                Job::Command(c) => c,
+                Job::Sms(number, text) => {
+                    send_text_sms(modem.as_ref(), line, &number, &text).await;
+                    continue;
+                }
+            };
+            if command == ModemCommand::ScanCells {
+                match modem.cell_info().await {
+                    Ok(cells) => {
+                        let cells = cells
+                            .iter()
+                            .map(|c| (c.arfcn, c.level_dbm.unwrap_or(-120)))
+                            .collect();
+                        if inputs.send(Input::Cells(line, cells)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => warn!(%line, error = %e, "cell scan failed"),
+                }
+                continue;
+            }
             let result = match &command {
                 ModemCommand::Dial(number) => modem.dial(number).await.map(Some),
                 ModemCommand::HangUp => modem.hang_up().await.map(|()| None),
@@ -324,6 +429,17 @@ fn spawn_line(
                     Some(d) => modem.send_dtmf(d).await.map(|()| None),
                     None => Err(HalError::InvalidArgument(format!("DTMF digit {digit:?}"))),
                 },
+                ModemCommand::SetForwarding(setting) => {
+                    modem.set_call_forwarding(setting).await.map(|()| None)
+                }
+                ModemCommand::WriteImei(imei) => modem.write_imei(imei).await.map(|()| None),
+                ModemCommand::SelectOperator(sel) => {
+                    modem.select_operator(sel.clone()).await.map(|()| None)
+                }
+                ModemCommand::LockCell(arfcn) => modem.lock_cell(*arfcn).await.map(|()| None),
+                ModemCommand::SetPower(mode) => modem.set_power(*mode).await.map(|()| None),
+                ModemCommand::Reset => modem.reset().await.map(|()| None),
+                ModemCommand::ScanCells => Ok(None),
             };
             if inputs
                 .send(Input::Result {
@@ -383,5 +499,57 @@ pub async fn stun_discover(
                 }
             }
         }
+    }
+}
+
+/// The wall clock as the core's network time: local time in the configured zone and
+/// Unix seconds (no network time before 2020, e.g. a board without RTC after boot).
+fn wall_clock(offset: time::UtcOffset) -> (Option<time::PrimitiveDateTime>, i64) {
+    let now = time::OffsetDateTime::now_utc();
+    let unix = now.unix_timestamp();
+    let plausible = now.year() >= 2020;
+    let local = now.to_offset(offset);
+    (
+        plausible.then(|| time::PrimitiveDateTime::new(local.date(), local.time())),
+        unix,
+    )
+}
+
+/// The media overlay of a call-progress tone in the configured standard.
+fn tone_overlay(
+    tuning: &crate::gateway::MediaConfig,
+    tone: crate::gateway::CallTone,
+) -> Option<cellgate_media::bridge::Overlay> {
+    use cellgate_media::tones::{preset, ToneKind, TonePlayer, ToneSpec};
+    let (kind, key) = match tone {
+        crate::gateway::CallTone::Dial => (ToneKind::Dial, "dial"),
+        crate::gateway::CallTone::Ringback => (ToneKind::Ringback, "ringback"),
+        crate::gateway::CallTone::Busy => (ToneKind::Busy, "busy"),
+    };
+    let spec = match tuning.custom_tones.get(key) {
+        Some(spec) => spec.clone(),
+        None => ToneSpec::parse(preset(&tuning.tone_standard, kind)?).ok()?,
+    };
+    Some(cellgate_media::bridge::Overlay::Tone(TonePlayer::new(
+        &spec,
+    )))
+}
+
+/// Sends `text` to `number` from a line (one or more SMS parts).
+async fn send_text_sms(modem: &dyn ModemHal, line: LineId, number: &str, text: &str) {
+    use cellgate_sms::{encode_submit, Address, Submit};
+    let submit = Submit::new(Address::parse(number), text);
+    match encode_submit(&submit, None) {
+        Ok(pdu) => {
+            let pdu = cellgate_hal::OutgoingPdu {
+                pdu_hex: pdu.hex,
+                tpdu_len: pdu.tpdu_len,
+            };
+            match modem.send_sms(&pdu).await {
+                Ok(reference) => info!(%line, %number, reference, "SMS sent"),
+                Err(e) => warn!(%line, %number, error = %e, "SMS not sent"),
+            }
+        }
+        Err(e) => warn!(%line, %number, error = %e, "SMS not encodable"),
     }
 }

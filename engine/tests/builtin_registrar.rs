@@ -51,6 +51,7 @@ impl H {
     /// (destination, first line, module command) of every output.
     fn out(&mut self) -> Vec<(SocketAddr, String, Option<String>)> {
         std::iter::from_fn(|| self.gw.poll_output())
+            .filter(|o| !o.is_bookkeeping())
             .map(|o| match o {
                 Output::Transmit { to, payload } => {
                     (to, String::from_utf8_lossy(&payload).into_owned(), None)

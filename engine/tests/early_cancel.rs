@@ -45,6 +45,7 @@ impl H {
     /// Requests/responses sent, as text.
     fn sent(&mut self) -> Vec<String> {
         std::iter::from_fn(|| self.gw.poll_output())
+            .filter(|o| !o.is_bookkeeping())
             .filter_map(|o| match o {
                 Output::Transmit { payload, .. } => {
                     Some(String::from_utf8_lossy(&payload).into_owned())

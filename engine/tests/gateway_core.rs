@@ -63,7 +63,9 @@ impl Harness {
     }
 
     fn outputs(&mut self) -> Vec<Output> {
-        std::iter::from_fn(|| self.gw.poll_output()).collect()
+        std::iter::from_fn(|| self.gw.poll_output())
+            .filter(|o| !o.is_bookkeeping())
+            .collect()
     }
 
     /// Status codes (responses) and methods (requests) sent, plus module commands.

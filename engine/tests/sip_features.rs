@@ -74,7 +74,9 @@ impl H {
     }
 
     fn outputs(&mut self) -> Vec<Output> {
-        std::iter::from_fn(|| self.gw.poll_output()).collect()
+        std::iter::from_fn(|| self.gw.poll_output())
+            .filter(|o| !o.is_bookkeeping())
+            .collect()
     }
 
     /// (destination, parsed message) of transmitted datagrams; module commands as text.

@@ -134,6 +134,10 @@ pub struct MediaConfig {
     pub input_gain_db: i8,
     /// Appendix E output gain: PCM to the module, in dB.
     pub output_gain_db: i8,
+    /// F-6.1.8: tone standard (a preset country code, e.g. `CN`, `US`, `UK`).
+    pub tone_standard: String,
+    /// Appendix C custom tones replacing the preset's (dial, ringback, busy, prompt).
+    pub custom_tones: BTreeMap<String, cellgate_media::tones::ToneSpec>,
 }
 
 impl Default for MediaConfig {
@@ -149,6 +153,8 @@ impl Default for MediaConfig {
             vad: bridge.vad,
             input_gain_db: 0,
             output_gain_db: 0,
+            tone_standard: "CN".into(),
+            custom_tones: BTreeMap::new(),
         }
     }
 }
@@ -200,6 +206,13 @@ pub struct GatewayConfig {
     /// GSM -> SIP: lines whose incoming calls go to a client registered with the
     /// built-in registrar under this user (used when `forward` has no entry).
     pub forward_registered: BTreeMap<LineId, String>,
+    /// Per-line settings of §6.6 to §6.15 (lines without an entry use the defaults).
+    pub lines: BTreeMap<LineId, super::LinePolicy>,
+    /// Gateway-wide routing: prefixes, call memory, run policy, schedules, group mode.
+    pub routing: super::RoutingConfig,
+    /// F-6.8.3 / F-6.8.10: where a plain extension forward number is sent (the
+    /// registrar of the line's account or the trunk's Gateway1).
+    pub extension_host: Option<SocketAddr>,
 }
 
 impl GatewayConfig {
@@ -227,6 +240,9 @@ impl GatewayConfig {
             cid_mode: CidMode::default(),
             registrar: None,
             forward_registered: BTreeMap::new(),
+            lines: BTreeMap::new(),
+            routing: super::RoutingConfig::default(),
+            extension_host: None,
         }
     }
 }

@@ -46,6 +46,11 @@ impl Gateway {
         let digit = dtmf_digit(&request.body);
         let resp = Response::to_request(request, StatusCode::OK, None);
         self.reply_non_invite(now, source, request, core, resp);
+        if let Some(d) = digit {
+            if self.collect_from_sip(now, id, d) {
+                return;
+            }
+        }
         match digit {
             Some(digit) if gsm_up => {
                 debug!(call = id.0, %line, %digit, "DTMF from SIP to GSM");
@@ -63,6 +68,9 @@ impl Gateway {
     /// without media); with media in the RFC 4733 / in-band modes the bridge sends it
     /// (`AT` path), or already detects the tone in the PCM (in-band path: ignored here).
     pub(super) fn dtmf_from_gsm(&mut self, now: Instant, line: LineId, digit: char) {
+        if self.collect_from_gsm(now, line, digit) {
+            return;
+        }
         if let Some(m) = self.media_on(line) {
             if m.dtmf_mode != DtmfMode::SipInfo {
                 if m.gsm_dtmf == GsmDtmfPath::AtCommand {

@@ -15,6 +15,7 @@ use tracing::info;
 
 use super::client_transactions::Purpose;
 use super::headers::{branch_of, uri_or, via, ALLOW};
+use super::inbound_route::InboundPlan;
 use super::numbers::dialable;
 use super::{CidMode, ForwardTarget, Gateway, ModemCommand, Output};
 use crate::call::{CallRef, InboundCall, InboundPhase};
@@ -44,7 +45,7 @@ impl Gateway {
 
     /// Where an incoming GSM call on `line` goes: the configured target, else the
     /// client registered under the line's `forward_registered` user.
-    fn forward_target(&self, now: Instant, line: LineId) -> Option<ForwardTarget> {
+    pub(super) fn forward_target(&self, now: Instant, line: LineId) -> Option<ForwardTarget> {
         if let Some(target) = self.config.forward.get(&line) {
             return Some(target.clone());
         }
@@ -68,10 +69,13 @@ impl Gateway {
         if !idle {
             return;
         }
-        match self.forward_target(now, line) {
-            Some(target) => self.start_inbound(now, line, caller, target),
-            None => {
-                info!(%line, caller = ?caller, "incoming GSM call rejected (no inbound route)");
+        match self.plan_inbound(now, line, caller.as_deref()) {
+            InboundPlan::Forward(target) => self.start_inbound(now, line, caller, target),
+            InboundPlan::Collect { password, then } => {
+                self.start_inbound_collect(now, line, caller, password, then)
+            }
+            InboundPlan::Reject(why) => {
+                info!(%line, caller = ?caller, why, "incoming GSM call rejected");
                 self.output.push_back(Output::Modem {
                     line,
                     call: None,
@@ -82,7 +86,7 @@ impl Gateway {
     }
 
     /// INVITE `target` for the GSM call ringing on `line`.
-    fn start_inbound(
+    pub(super) fn start_inbound(
         &mut self,
         now: Instant,
         line: LineId,
@@ -107,8 +111,17 @@ impl Gateway {
         let local_tag = self.ids.tag();
         let cseq = self.ids.number() % 10_000 + 1;
         let session = self.ids.number();
-        let caller_number = caller.clone().filter(|c| dialable(c).is_some());
-        let from_user = match (self.config.cid_mode, &caller_number) {
+        let caller_number = caller
+            .clone()
+            .filter(|c| dialable(c).is_some())
+            .map(|c| self.caller_id_for(line, &c));
+        let cid_mode = self
+            .line_policy(line)
+            .cid_mode
+            .unwrap_or(self.config.cid_mode);
+        self.lines
+            .set_call_state(line, crate::lines::LineCallState::Incoming);
+        let from_user = match (cid_mode, &caller_number) {
             (CidMode::From, Some(number)) => number.clone(),
             _ => target.local_user.clone(),
         };
@@ -127,7 +140,7 @@ impl Gateway {
             Name::CONTACT,
             format!("<sip:{}@{public}>", target.local_user),
         );
-        if let (CidMode::RemotePartyId, Some(number)) = (self.config.cid_mode, &caller_number) {
+        if let (CidMode::RemotePartyId, Some(number)) = (cid_mode, &caller_number) {
             invite.headers.insert(
                 Name::from("Remote-Party-ID"),
                 format!(
@@ -176,6 +189,10 @@ impl Gateway {
                 media_port,
                 cancel_pending: false,
                 hold: Default::default(),
+                started: now,
+                answered: None,
+                accounted: false,
+                pre_answered: false,
             },
         );
     }
@@ -256,13 +273,21 @@ impl Gateway {
                     self.send_inbound_bye(now, id);
                 } else {
                     call.phase = InboundPhase::Connected;
+                    call.answered = Some(now);
+                    self.lines
+                        .set_call_state(line, crate::lines::LineCallState::Connected);
+                    let Some(call) = self.inbound.get_mut(&id) else {
+                        return;
+                    };
                     let port = call.media_port;
-                    info!(call = id.0, %line, "SIP callee answered: answering the GSM call");
-                    self.output.push_back(Output::Modem {
-                        line,
-                        call: Some(id),
-                        command: ModemCommand::Answer,
-                    });
+                    if !call.pre_answered {
+                        info!(call = id.0, %line, "SIP callee answered: answering the GSM call");
+                        self.output.push_back(Output::Modem {
+                            line,
+                            call: Some(id),
+                            command: ModemCommand::Answer,
+                        });
+                    }
                     match sdp::accept_offer_with(&response.body, &self.config.media.codecs) {
                         Ok(answer) => self.start_media(id, line, port, &answer),
                         Err(e) => info!(call = id.0, error = %e, "no usable SDP answer: no media"),
@@ -363,6 +388,10 @@ impl Gateway {
         }
         call.gsm_done = true;
         self.lines.release(call.line);
+        self.account_inbound(now, id);
+        let Some(call) = self.inbound.get_mut(&id) else {
+            return;
+        };
         match call.phase {
             InboundPhase::Calling => self.cancel_inbound_invite(now, id),
             InboundPhase::Connected => {
@@ -473,4 +502,29 @@ fn build_inbound_request(
         req.headers.insert(Name::ROUTE, route.clone());
     }
     req
+}
+
+impl Gateway {
+    /// Records a GSM -> SIP call once, when its GSM leg ended.
+    pub(super) fn account_inbound(&mut self, now: Instant, id: CallRef) {
+        let Some(call) = self.inbound.get_mut(&id) else {
+            return;
+        };
+        if call.accounted {
+            return;
+        }
+        call.accounted = true;
+        let facts = super::accounting::CallFacts {
+            line: call.line,
+            direction: cellgate_policy::cdr::Direction::Inbound,
+            number: call.caller.clone().unwrap_or_default(),
+            started: call.started,
+            alerted: true,
+            answered: call.answered,
+            ended: now,
+            gsm_cause: None,
+            sip_status: None,
+        };
+        self.account(now, facts);
+    }
 }

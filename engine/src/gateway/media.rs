@@ -24,6 +24,11 @@ pub enum MediaEvent {
     DtmfToModule(char),
     /// A digit from the GSM side to send as SIP INFO.
     DtmfToSip(char),
+    /// A digit the bridge received from the SIP side (RFC 4733 or in-band), whatever
+    /// it does with it: digit entry before dialling uses it.
+    DigitFromSip(char),
+    /// A digit the bridge detected in the module's audio: digit entry uses it.
+    DigitFromGsm(char),
 }
 
 impl Gateway {
@@ -34,6 +39,7 @@ impl Gateway {
             .values()
             .map(|c| c.media_port)
             .chain(self.inbound.values().map(|c| c.media_port))
+            .chain(self.collecting.values().map(|c| c.media_port))
             .collect();
         let low = self.config.rtp_base_port.saturating_add(1) & !1;
         let high = self.config.rtp_port_max;
@@ -80,20 +86,22 @@ impl Gateway {
 
     /// Stops the media of calls that are no longer connected.
     pub(super) fn sync_media(&mut self) {
-        let ended: Vec<CallRef> =
-            self.media
-                .keys()
-                .copied()
-                .filter(|id| {
-                    let outbound = self.calls.get(id).is_some_and(|c| {
-                        c.phase == CallPhase::Connected && !c.gsm_done && !c.sip_done
-                    });
-                    let inbound = self.inbound.get(id).is_some_and(|c| {
-                        c.phase == InboundPhase::Connected && !c.gsm_done && !c.sip_done
-                    });
-                    !outbound && !inbound
-                })
-                .collect();
+        let ended: Vec<CallRef> = self
+            .media
+            .keys()
+            .copied()
+            .filter(|id| {
+                let outbound = self.calls.get(id).is_some_and(|c| {
+                    (c.phase == CallPhase::Connected && !c.gsm_done && !c.sip_done)
+                        || (c.gsm.two_stage && !c.sip_done && c.phase != CallPhase::Ending)
+                });
+                let collecting = self.collecting.contains_key(id);
+                let inbound = self.inbound.get(id).is_some_and(|c| {
+                    c.phase == InboundPhase::Connected && !c.gsm_done && !c.sip_done
+                });
+                !outbound && !inbound && !collecting
+            })
+            .collect();
         for call in ended {
             self.media.remove(&call);
             debug!(call = call.0, "media stop");
@@ -141,7 +149,17 @@ impl Gateway {
                     command: ModemCommand::SendDtmf(digit),
                 });
             }
-            MediaEvent::DtmfToSip(digit) => self.send_info_dtmf(now, line, digit),
+            MediaEvent::DtmfToSip(digit) => {
+                if !self.collect_from_gsm(now, line, digit) {
+                    self.send_info_dtmf(now, line, digit)
+                }
+            }
+            MediaEvent::DigitFromSip(digit) => {
+                self.collect_from_sip(now, call, digit);
+            }
+            MediaEvent::DigitFromGsm(digit) => {
+                self.collect_from_gsm(now, line, digit);
+            }
         }
         self.sync_media();
     }

@@ -76,7 +76,7 @@ impl Gateway {
 }
 
 /// The user part of a URI, if it has one.
-fn user_of(uri: &SipUri) -> Option<String> {
+pub(super) fn user_of(uri: &SipUri) -> Option<String> {
     match &uri.user_part {
         ezk_sip_types::uri::SipUriUserPart::User(u) => Some(u.to_string()),
         ezk_sip_types::uri::SipUriUserPart::UserPw(pw) => Some(pw.user.to_string()),

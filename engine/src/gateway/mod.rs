@@ -26,31 +26,43 @@
 //! | `media` | RTP ports, media start/stop of calls, DTMF to and from the bridge, RTP timeout |
 //! | `headers`, `numbers` | header values the gateway writes; dialable numbers |
 
+mod accounting;
 mod admission;
 mod client_transactions;
+mod clock;
+mod collect;
 mod config;
 mod dtmf;
 mod early_cancel;
+mod gsm_management;
 mod gsm_to_voip;
 mod headers;
 mod hold;
 mod inbound_hold;
+mod inbound_route;
 mod keepalive;
+mod line_policy;
 mod media;
 mod messages;
 mod numbers;
+mod outbound_policy;
+mod outbound_route;
 mod output;
 mod registration;
 mod reply;
+mod status;
 mod voip_to_gsm;
 
+pub(crate) use collect::Collector;
 pub use config::{
     CidMode, ForwardTarget, GatewayConfig, InboundDigest, KeepAlive, MediaConfig, ReplyPath,
     RingbackMode,
 };
+pub use line_policy::{CallWaiting, LinePolicy, OutboundForward, RoutingConfig};
 pub use media::MediaEvent;
 pub use numbers::dialable;
-pub use output::{MediaParams, ModemCommand, Output};
+pub use output::{CallTone, MediaParams, ModemCommand, Output};
+pub use status::LineStatus;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -60,7 +72,7 @@ use bytes::Bytes;
 use bytesstr::BytesStr;
 use cellgate_hal::{HalError, LineId, ModemEvent, ReleaseCause};
 use ezk_sip_types::{Method, Name, StatusCode};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::call::{CallRef, InboundCall, OutboundCall};
 use crate::connections::SipTransportKind;
@@ -94,6 +106,13 @@ pub struct Gateway {
     next_message: u64,
     registrar: Option<Registrar>,
     media: BTreeMap<CallRef, MediaParams>,
+    line_runtime: BTreeMap<LineId, accounting::LineRuntime>,
+    call_memory: cellgate_policy::routing::CallMemory,
+    clock: clock::NetworkClock,
+    rng: rand_chacha::ChaCha8Rng,
+    default_policy: LinePolicy,
+    collecting: BTreeMap<CallRef, collect::InboundCollect>,
+    management: gsm_management::ManagementState,
 }
 
 impl Gateway {
@@ -121,7 +140,23 @@ impl Gateway {
             .as_ref()
             .map(|d| DigestServer::new(&d.realm, d.algorithms.clone(), Duration::from_secs(300)));
         let registrar = config.registrar.clone().map(Registrar::new);
+        let lines: Vec<LineId> = lines.into_iter().collect();
+        let line_runtime = lines
+            .iter()
+            .map(|&l| (l, accounting::LineRuntime::new(&config, l)))
+            .collect();
+        let rng = {
+            use rand::SeedableRng;
+            rand_chacha::ChaCha8Rng::seed_from_u64(config.seed.unwrap_or_else(rand::random))
+        };
         Self {
+            line_runtime,
+            call_memory: cellgate_policy::routing::CallMemory::new(Duration::from_secs(600)),
+            clock: clock::NetworkClock::default(),
+            rng,
+            default_policy: LinePolicy::default(),
+            collecting: BTreeMap::new(),
+            management: Default::default(),
             registrar,
             media: BTreeMap::new(),
             registrations,
@@ -146,6 +181,11 @@ impl Gateway {
         &self.lines
     }
 
+    /// The settings of `line` (the defaults for a line without its own).
+    pub(crate) fn line_policy(&self, line: LineId) -> &LinePolicy {
+        self.config.lines.get(&line).unwrap_or(&self.default_policy)
+    }
+
     /// Calls in progress.
     pub fn calls(&self) -> impl Iterator<Item = &OutboundCall> {
         self.calls.values()
@@ -160,6 +200,19 @@ impl Gateway {
         self.start_registrations(now);
         self.start_keepalives(now);
         self.flush_registrations();
+        self.start_management(now);
+        let ready: Vec<LineId> = self
+            .lines
+            .lines()
+            .iter()
+            .filter(|l| l.module_ready)
+            .map(|l| l.id)
+            .collect();
+        for line in ready {
+            self.line_came_up(line);
+        }
+        self.sync_line_registrations(now);
+        self.sync_group();
     }
 
     /// Next output to act on.
@@ -229,7 +282,12 @@ impl Gateway {
         let pending = self.pending.iter().map(|(t, _)| Some(t.poll_timeout()));
         let registrar = self.registrar.as_ref().and_then(Registrar::poll_timeout);
         calls
-            .chain([registrar])
+            .chain([
+                registrar,
+                self.gsm_leg_deadline(),
+                self.policy_deadline(),
+                self.collect_deadline(),
+            ])
             .chain([self.responses.poll_timeout()])
             .chain(regs)
             .chain(inbound)
@@ -239,11 +297,47 @@ impl Gateway {
             .min()
     }
 
+    /// Tells the core the network's local time `local` (and Unix time `unix`) at `now`;
+    /// `None` when the device has no network time (F-6.10.9, F-6.10.14).
+    pub fn set_local_time(
+        &mut self,
+        now: Instant,
+        local: Option<time::PrimitiveDateTime>,
+        unix: i64,
+    ) {
+        self.clock.set(now, local, unix);
+    }
+
+    /// Local time at `now`, when known.
+    pub(crate) fn local_time(&self, now: Instant) -> Option<time::PrimitiveDateTime> {
+        self.clock.local(now)
+    }
+
+    /// Unix seconds at `now` (0 without network time).
+    pub(crate) fn unix_time(&self, now: Instant) -> i64 {
+        self.clock.unix(now)
+    }
+
     /// Reports whether a line's module is usable and registered.
     pub fn handle_line_status(&mut self, line: LineId, module_ready: bool, registered: bool) {
         if let Some(state) = self.lines.get_mut(line) {
             state.module_ready = module_ready;
             state.gsm_registered = registered;
+        }
+    }
+
+    /// Reports who a line's module and SIM are (status pages; IMEI management).
+    pub fn handle_line_identity(&mut self, line: LineId, identity: cellgate_hal::ModemIdentity) {
+        if let Some(state) = self.lines.get_mut(line) {
+            state.imei = Some(identity.imei.clone());
+            state.identity = Some(identity);
+        }
+    }
+
+    /// Reports radio facts of a line (RSSI, operator, BCCH) for the status pages.
+    pub fn handle_line_radio(&mut self, line: LineId, radio: crate::lines::RadioInfo) {
+        if let Some(state) = self.lines.get_mut(line) {
+            state.radio = radio;
         }
     }
 
@@ -266,6 +360,7 @@ impl Gateway {
             Message::Request(request) => self.handle_request(now, source, request),
             Message::Response(response) => self.handle_response(now, response),
         }
+        self.after_line_changes(now);
     }
 
     fn handle_request(&mut self, now: Instant, source: SocketAddr, request: Request) {
@@ -370,10 +465,15 @@ impl Gateway {
             ModemEvent::SimChanged(sim) => {
                 if let Some(state) = self.lines.get_mut(line) {
                     state.module_ready = sim == cellgate_hal::SimState::Ready;
+                    state.sim = Some(sim);
+                }
+                if sim == cellgate_hal::SimState::Ready && self.started {
+                    self.line_came_up(line);
                 }
             }
             ModemEvent::ModuleRestarted => {
                 self.gsm_released(now, line, ReleaseCause::TEMPORARY_FAILURE);
+                self.line_went_down(line);
             }
             ModemEvent::ModuleLost { reason } => {
                 warn!(%line, %reason, "module lost");
@@ -381,13 +481,19 @@ impl Gateway {
                 if let Some(state) = self.lines.get_mut(line) {
                     state.module_ready = false;
                 }
+                self.line_went_down(line);
             }
             other => debug!(%line, event = ?other, "module event not handled yet"),
         }
+        self.sync_line_registrations(now);
+        self.after_line_changes(now);
     }
 
     /// The GSM leg on `line` is gone.
     fn gsm_released(&mut self, now: Instant, line: LineId, cause: ReleaseCause) {
+        if self.inbound_collect_released(line) {
+            return;
+        }
         match self.inbound_on(line) {
             Some(id) => {
                 self.inbound_gsm_released(now, id);
@@ -424,6 +530,31 @@ impl Gateway {
                 warn!(%line, %digit, error = %e, "DTMF to the module failed");
             }
             (ModemCommand::SendDtmf(_), Ok(_)) => {}
+            (
+                ModemCommand::SetForwarding(_)
+                | ModemCommand::WriteImei(_)
+                | ModemCommand::SelectOperator(_)
+                | ModemCommand::LockCell(_)
+                | ModemCommand::SetPower(_)
+                | ModemCommand::Reset
+                | ModemCommand::ScanCells,
+                Err(e),
+            ) => warn!(%line, ?command, error = %e, "module management command failed"),
+            (ModemCommand::WriteImei(imei), Ok(_)) => {
+                info!(%line, %imei, "IMEI written");
+                if let Some(state) = self.lines.get_mut(line) {
+                    state.imei = Some(imei.clone());
+                }
+            }
+            (
+                ModemCommand::SetForwarding(_)
+                | ModemCommand::SelectOperator(_)
+                | ModemCommand::LockCell(_)
+                | ModemCommand::SetPower(_)
+                | ModemCommand::Reset
+                | ModemCommand::ScanCells,
+                Ok(_),
+            ) => {}
             (ModemCommand::HangUp, result) => {
                 if let Err(e) = result {
                     warn!(%line, error = %e, "hang-up failed");
@@ -431,16 +562,21 @@ impl Gateway {
                 let inbound = call.and_then(|id| self.inbound.get_mut(&id));
                 if let Some(c) = inbound.filter(|c| !c.gsm_done) {
                     c.gsm_done = true;
+                    let id = c.id;
                     self.lines.release(line);
+                    self.account_inbound(now, id);
                 }
                 let outbound = call.and_then(|id| self.calls.get_mut(&id));
                 if let Some(c) = outbound.filter(|c| !c.gsm_done) {
                     c.gsm_done = true;
+                    let id = c.id;
+                    self.account_outbound(now, id, None);
                     self.lines.release(line);
                 }
             }
         }
         self.reap();
+        self.after_line_changes(now);
     }
 
     // ------------------------------------------------------------------ time
@@ -454,7 +590,10 @@ impl Gateway {
         self.inbound_timeouts(now);
         self.inbound_reinvite_timeouts(now);
         self.outbound_timeouts(now);
+        self.collect_timeouts(now);
+        self.policy_timeouts(now);
         self.reap();
+        self.after_line_changes(now);
     }
 
     // ------------------------------------------------------------------ helpers

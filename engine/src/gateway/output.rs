@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use std::time::Duration;
 
-use cellgate_hal::LineId;
+use cellgate_hal::{CallForwarding, LineId, OperatorSelection, PowerMode};
 use cellgate_media::dtmf::{DtmfMode, GsmDtmfPath};
+use cellgate_policy::cdr::CallRecord;
+use cellgate_policy::store::LineCounters;
 
 use crate::call::CallRef;
 use crate::sip::sdp::AudioCodec;
@@ -39,6 +41,18 @@ pub struct MediaParams {
     pub rtp_timeout: Option<Duration>,
 }
 
+/// Call-progress tones the engine asks for (the shell renders them in the configured
+/// tone standard, Appendix C).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallTone {
+    /// Dial tone: enter the second-stage number.
+    Dial,
+    /// Ringback.
+    Ringback,
+    /// Busy / refused.
+    Busy,
+}
+
 /// A module operation the shell must run on a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModemCommand {
@@ -50,6 +64,20 @@ pub enum ModemCommand {
     Answer,
     /// Send a DTMF digit in the call (`AT+VTS`).
     SendDtmf(char),
+    /// Apply a SIM call-forwarding setting (§6.11, Appendix D).
+    SetForwarding(CallForwarding),
+    /// Write a new IMEI; the module restarts to use it (§6.12).
+    WriteImei(String),
+    /// Operator selection (§6.14).
+    SelectOperator(OperatorSelection),
+    /// Lock to a BCCH (ARFCN), or `None` for automatic cell selection (§6.15).
+    LockCell(Option<u32>),
+    /// Module power (§7.7, run-policy action F-6.16.10).
+    SetPower(PowerMode),
+    /// Restart the module (scheduled reboot, F-6.1.10).
+    Reset,
+    /// Read the serving and neighbour cells (F-6.15.1 scan; rotation candidates).
+    ScanCells,
 }
 
 /// What the shell must do next.
@@ -113,6 +141,33 @@ pub enum Output {
         /// The call.
         call: CallRef,
     },
+    /// A line's counters changed: store them (they must survive restarts, §6.10).
+    Counters {
+        /// The line.
+        line: LineId,
+        /// Its counters now.
+        counters: LineCounters,
+    },
+    /// A call attempt finished: append it to the call records.
+    CallRecord(CallRecord),
+    /// Send an SMS from a line (balance report, F-6.10.20).
+    SendSms {
+        /// Sending line.
+        line: LineId,
+        /// Recipient.
+        number: String,
+        /// Text.
+        text: String,
+    },
+    /// Play a tone to one side of a call's media (two-stage dialling, F-6.1.8).
+    MediaTone {
+        /// The call.
+        call: CallRef,
+        /// The tone, or `None` to stop.
+        tone: Option<CallTone>,
+        /// `true`: toward the SIP peer; `false`: toward the GSM side.
+        to_sip: bool,
+    },
     /// A MESSAGE sent with [`super::Gateway::send_message`] finished.
     MessageOutcome {
         /// The id `send_message` returned.
@@ -120,4 +175,12 @@ pub enum Output {
         /// Final status, or `None` when the peer never answered.
         status: Option<u16>,
     },
+}
+
+impl Output {
+    /// Counters and call records: what the shell stores, as opposed to what it sends or
+    /// runs. Tests that look at the signalling skip them.
+    pub fn is_bookkeeping(&self) -> bool {
+        matches!(self, Output::Counters { .. } | Output::CallRecord(_))
+    }
 }

@@ -13,6 +13,7 @@ use tracing::{debug, info, warn};
 use super::admission::Admission;
 use super::headers::{branch_of, contact};
 use super::numbers::dialable;
+use super::outbound_route::OutboundPlan;
 use super::{Gateway, ModemCommand, Output, RingbackMode};
 use crate::call::{CallPhase, CallRef, OutboundCall};
 use crate::sip::message::{CoreHeaders, Request, Response};
@@ -115,12 +116,39 @@ impl Gateway {
             self.refuse_invite(now, source, &request, &core, 503, &[]);
             return;
         };
-        let Some(line) = self.lines.take() else {
-            info!(%number, "no free line");
-            let code = self.config.no_line_status;
-            self.refuse_invite(now, source, &request, &core, code, &[]);
-            return;
+        let caller = super::messages::user_of(&core.from.uri.uri).unwrap_or_default();
+        let (line, number, then_dtmf, from_memory) = match self.plan_outbound(now, &caller, &number)
+        {
+            OutboundPlan::Dial {
+                line,
+                number: dialled,
+                then_dtmf,
+                from_memory,
+            } => (line, dialled, then_dtmf, from_memory),
+            OutboundPlan::Collect {
+                line,
+                password_then,
+            } => {
+                self.start_collecting(
+                    now,
+                    source,
+                    request,
+                    core,
+                    offer,
+                    media_port,
+                    line,
+                    password_then,
+                    number,
+                );
+                return;
+            }
+            OutboundPlan::Refuse(code) => {
+                info!(%number, code, "VoIP -> GSM call refused");
+                self.refuse_invite(now, source, &request, &core, code, &[]);
+                return;
+            }
         };
+        let requested = request.uri_user().unwrap_or_default().to_owned();
         let id = self.next_call_ref();
         let local_cseq = self.ids.number() % 10_000;
         let mut sip = InviteServer::new(
@@ -153,6 +181,9 @@ impl Gateway {
             call: Some(id),
             command: ModemCommand::Dial(number.clone()),
         });
+        self.note_call_placed(now, line, &requested, from_memory);
+        self.mark_dialing(line, &number);
+        let gsm = self.new_gsm_leg(now, line, caller, requested, then_dtmf, from_memory);
         self.calls.insert(
             id,
             OutboundCall {
@@ -173,6 +204,7 @@ impl Gateway {
                 sdp: (session, session),
                 held: false,
                 media_port,
+                gsm,
             },
         );
     }
@@ -230,6 +262,10 @@ impl Gateway {
                 sdp: (0, 0),
                 held: false,
                 media_port: 0,
+                gsm: crate::call::GsmLeg {
+                    accounted: true,
+                    ..Default::default()
+                },
             },
         );
     }
@@ -280,9 +316,12 @@ impl Gateway {
             call.sip.on_ack();
             call.sip_done = true;
             call.phase = CallPhase::Ending;
+            let line = call.line;
             if !call.gsm_done {
-                let line = call.line;
                 self.hang_up(line, id);
+            } else if call.gsm.collect.take().is_some() {
+                // Hung up during digit entry: no GSM leg to wait for.
+                self.lines.release(line);
             }
         }
         self.reap();
@@ -344,7 +383,7 @@ impl Gateway {
 
     /// Ends an unanswered call with the final `code`, and hangs up its GSM leg when
     /// that is still up.
-    fn end_unanswered(&mut self, now: Instant, id: CallRef, code: u16) {
+    pub(super) fn end_unanswered(&mut self, now: Instant, id: CallRef, code: u16) {
         self.respond_to_caller(now, id, code, false, None);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
@@ -371,6 +410,13 @@ impl Gateway {
         }
         call.phase = CallPhase::Alerting;
         info!(call = id.0, %line, "GSM callee alerting");
+        self.gsm_leg_alerting(id);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.gsm.two_stage {
+            return; // the SIP leg is answered already; the caller hears the network
+        }
         let (code, body) = match self.config.ringback {
             RingbackMode::OnAlerting => (Some(180), None),
             RingbackMode::FakeThenColour => {
@@ -394,12 +440,23 @@ impl Gateway {
         };
         let port = call.media_port;
         call.gsm_index.get_or_insert(index);
+        if call.gsm.two_stage && matches!(call.phase, CallPhase::Dialing | CallPhase::Alerting) {
+            call.phase = CallPhase::Connected;
+            call.answered = Some(now);
+            info!(call = id.0, %line, "GSM callee answered (two-stage)");
+            self.gsm_leg_connected(now, id);
+            return;
+        }
         if !call.unanswered() {
             return;
         }
         call.phase = CallPhase::Connected;
         call.answered = Some(now);
         info!(call = id.0, %line, "GSM callee answered");
+        self.gsm_leg_connected(now, id);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let body = sdp::answer(&call.offer, self.config.public_addr.ip(), port, call.sdp.0);
         let offer = call.offer.clone();
         self.respond_to_caller(
@@ -426,6 +483,22 @@ impl Gateway {
             return;
         };
         call.gsm_done = true;
+        let unanswered = call.unanswered();
+        self.account_outbound(now, id, Some(cause));
+        if unanswered && self.try_redial(now, id, cause) {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.gsm.two_stage && call.phase != CallPhase::Ending {
+            info!(call = id.0, %line, cause = cause.0, "GSM leg of a two-stage call ended: BYE");
+            call.phase = CallPhase::Ending;
+            self.send_bye(now, id);
+            self.lines.release(line);
+            self.reap();
+            return;
+        }
         match call.phase {
             CallPhase::Dialing | CallPhase::Alerting => {
                 let code = self.config.causes.sip_status(cause);
@@ -460,7 +533,8 @@ impl Gateway {
         if let Some(id) = call {
             if let Some(c) = self.calls.get_mut(&id) {
                 c.gsm_done = true;
-                if c.unanswered() {
+                self.account_outbound(now, id, None);
+                if self.calls.get(&id).is_some_and(|c| c.unanswered()) {
                     self.end_unanswered(now, id, code);
                 }
             }
@@ -560,5 +634,6 @@ impl Gateway {
                 self.end_unanswered(now, id, 408);
             }
         }
+        self.gsm_leg_timeouts(now);
     }
 }

@@ -123,6 +123,10 @@ pub struct RegistrationConfig {
     pub retry_min: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
+    /// Lines this account stands for (per-line and per-group modes); empty = the whole
+    /// gateway. The account is paused while none of them may use VoIP (F-5.2.1.6,
+    /// F-6.10.3, F-6.16.8).
+    pub lines: Vec<cellgate_hal::LineId>,
 }
 
 impl RegistrationConfig {
@@ -139,6 +143,7 @@ impl RegistrationConfig {
             probe_interval: Duration::from_secs(30),
             retry_min: Duration::from_secs(10),
             retry_max: Duration::from_secs(300),
+            lines: Vec::new(),
         }
     }
 }
@@ -190,6 +195,7 @@ pub struct Registration {
     next_probe: Option<Instant>,
     status: RegistrationStatus,
     outbox: VecDeque<(SocketAddr, Bytes)>,
+    paused: bool,
 }
 
 impl Registration {
@@ -228,8 +234,49 @@ impl Registration {
             next_probe: None,
             status,
             outbox: VecDeque::new(),
+            paused: false,
             config,
         }
+    }
+
+    /// Whether the account is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Unregisters (`Expires: 0`) and stops refreshing until [`resume`](Self::resume):
+    /// the lines behind the account may not take VoIP calls now (`why` is shown in the
+    /// status).
+    pub fn pause(&mut self, now: Instant, ids: &mut IdGenerator, why: &str) {
+        if self.paused {
+            return;
+        }
+        info!(registration = %self.config.label, %why, "registration paused");
+        // Registered, or a REGISTER in flight the server may have accepted: unregister.
+        let was_registered = self.status.registered || self.tx.is_some();
+        self.paused = true;
+        self.next_register = None;
+        self.next_probe = None;
+        self.probe = None;
+        self.status.registered = false;
+        self.status.expires_at = None;
+        self.status.reason = format!("paused: {why}");
+        if was_registered {
+            self.send_register(now, ids);
+        } else {
+            self.tx = None;
+        }
+    }
+
+    /// Registers again after [`pause`](Self::pause).
+    pub fn resume(&mut self, now: Instant, ids: &mut IdGenerator) {
+        if !self.paused {
+            return;
+        }
+        info!(registration = %self.config.label, "registration resumed");
+        self.paused = false;
+        self.auth_tries = 0;
+        self.send_register(now, ids);
     }
 
     /// Its settings.
@@ -314,7 +361,8 @@ impl Registration {
             .insert_named(&CSeq::new(self.cseq, Method::REGISTER));
         req.headers
             .insert(Name::CONTACT, format!("<sip:{user}@{}>", self.local));
-        req.headers.insert(Name::EXPIRES, self.expires.to_string());
+        let expires = if self.paused { 0 } else { self.expires };
+        req.headers.insert(Name::EXPIRES, expires.to_string());
         req.headers
             .insert(Name::USER_AGENT, self.user_agent.clone());
         self.auth.authorize(&mut req.headers);
@@ -368,6 +416,13 @@ impl Registration {
         response: &Response,
     ) {
         let code = response.code.into_u16();
+        if self.paused {
+            // The answer to our unregistration: nothing follows it.
+            if code >= 200 && self.tx.as_ref().is_some_and(|t| t.branch == branch) {
+                self.tx = None;
+            }
+            return;
+        }
         if self.probe.as_ref().is_some_and(|p| p.branch == branch) {
             self.probe = None;
             if self.role == ServerRole::Backup {
@@ -522,6 +577,7 @@ impl Registration {
         if let Some(tx) = self.tx.as_mut() {
             match tx.handle_timeout(now) {
                 TimerOutcome::Retransmit(bytes) => self.outbox.push_back((tx.destination, bytes)),
+                TimerOutcome::GaveUp if self.paused => self.tx = None,
                 TimerOutcome::GaveUp => {
                     let server = tx.destination;
                     self.tx = None;
@@ -541,6 +597,9 @@ impl Registration {
                 }
                 TimerOutcome::Idle => {}
             }
+        }
+        if self.paused {
+            return;
         }
         if self.status.registered && self.status.expires_at.is_some_and(|at| now >= at) {
             self.status.registered = false;

@@ -1,0 +1,289 @@
+//! The GSM side the gateway manages on its own: module setup when a line comes up
+//! (call forwarding §6.11, operator §6.14, cell selection §6.15, IMEI §6.12), module
+//! power (§7.7), cell rotation and run-policy timers, scheduled reboot (F-6.1.10) and
+//! CDR reset (F-6.1.11), and group (hunt) mode (Appendix D).
+
+use std::time::Instant;
+
+use cellgate_hal::{LineId, PowerMode};
+use cellgate_policy::gsm::{BcchMode, GroupState, ImeiPolicy, OperatorChoice};
+use cellgate_policy::schedule::ScheduleTrigger;
+use tracing::info;
+
+use super::{Gateway, ModemCommand};
+
+/// Gateway-wide timers of the management plane.
+#[derive(Debug, Default)]
+pub(super) struct ManagementState {
+    /// Lines set up since their module last came up.
+    pub set_up: std::collections::BTreeSet<LineId>,
+    /// Lines whose next power-up gets a random IMEI (F-6.12.3).
+    pub imei_pending: std::collections::BTreeSet<LineId>,
+    /// Group mode forwarding state.
+    pub group: GroupState,
+    /// Scheduled reboot (F-6.1.10).
+    pub reboot: Option<ScheduleTrigger>,
+    /// Daily CDR reset (F-6.1.11).
+    pub cdr_reset: Option<ScheduleTrigger>,
+}
+
+/// When a trigger next wants a tick.
+fn trigger_deadline(trigger: &ScheduleTrigger) -> Option<Instant> {
+    match trigger {
+        ScheduleTrigger::Daily(t) => t.deadline(),
+        ScheduleTrigger::Every(t) => t.deadline(),
+    }
+}
+
+impl Gateway {
+    /// A line's module is up with its SIM ready: apply its GSM settings once.
+    pub(super) fn line_came_up(&mut self, line: LineId) {
+        if !self.management.set_up.insert(line) {
+            return;
+        }
+        let policy = self.line_policy(line).clone();
+        if matches!(policy.imei, ImeiPolicy::RandomAtPowerUp)
+            && self.management.imei_pending.remove(&line)
+        {
+            if let Some(current) = self.line_imei(line) {
+                let imei = current.randomised(&mut self.rng);
+                info!(%line, imei = %imei, "random IMEI at power-up (F-6.12.3)");
+                self.modem(line, ModemCommand::WriteImei(imei.to_string()));
+                // The module restarts with it; the rest is applied when it is back.
+                self.management.set_up.remove(&line);
+                return;
+            }
+        }
+        if let ImeiPolicy::Fixed(imei) = &policy.imei {
+            if self.line_imei(line).as_ref() != Some(imei) {
+                info!(%line, imei = %imei, "writing the configured IMEI (F-6.12.1)");
+                self.modem(line, ModemCommand::WriteImei(imei.to_string()));
+                self.management.set_up.remove(&line);
+                return;
+            }
+        }
+        if let OperatorChoice::Fixed(_) = &policy.operator {
+            self.modem(
+                line,
+                ModemCommand::SelectOperator(policy.operator.to_selection()),
+            );
+        }
+        match &policy.bcch {
+            BcchMode::Auto => {}
+            BcchMode::Fixed(arfcn) => self.modem(line, ModemCommand::LockCell(Some(*arfcn))),
+            BcchMode::Rotation(_) => self.modem(line, ModemCommand::ScanCells),
+        }
+        for setting in policy.forwarding.commands() {
+            self.modem(line, ModemCommand::SetForwarding(setting));
+        }
+    }
+
+    /// The IMEI the line's module reported, when known and valid.
+    fn line_imei(&self, line: LineId) -> Option<cellgate_policy::gsm::Imei> {
+        let text = self.lines.get(line)?.imei.as_deref()?;
+        cellgate_policy::gsm::Imei::parse(text).ok()
+    }
+
+    /// The module of `line` restarted or was lost: set it up again when it is back.
+    pub(super) fn line_went_down(&mut self, line: LineId) {
+        self.management.set_up.remove(&line);
+    }
+
+    /// Cells the module reported after [`ModemCommand::ScanCells`] (ARFCN, dBm).
+    pub fn handle_cell_scan(&mut self, now: Instant, line: LineId, cells: &[(u32, i16)]) {
+        let Some(rt) = self.line_runtime.get_mut(&line) else {
+            return;
+        };
+        let Some(rotation) = rt.rotation.as_mut() else {
+            return;
+        };
+        if let Some(arfcn) = rotation.on_scan(cells, now, &mut self.rng) {
+            info!(%line, arfcn, "cell rotation: locking");
+            self.modem(line, ModemCommand::LockCell(Some(arfcn)));
+        }
+    }
+
+    /// §7.7 / F-5.2.1.3: switches a line's module on or off.
+    pub fn set_module_enabled(&mut self, now: Instant, line: LineId, enabled: bool) {
+        let Some(state) = self.lines.get_mut(line) else {
+            return;
+        };
+        if state.enabled == enabled {
+            return;
+        }
+        state.enabled = enabled;
+        info!(%line, enabled, "module power by the operator");
+        let mode = if enabled {
+            PowerMode::Full
+        } else {
+            PowerMode::Minimum
+        };
+        if enabled {
+            self.management.imei_pending.insert(line);
+            self.management.set_up.remove(&line);
+        }
+        self.modem(line, ModemCommand::SetPower(mode));
+        self.sync_line_registrations(now);
+    }
+
+    /// Starts the management timers (with the gateway).
+    pub(super) fn start_management(&mut self, now: Instant) {
+        let ids: Vec<LineId> = self.line_runtime.keys().copied().collect();
+        for line in ids {
+            if let ImeiPolicy::ChangeEvery(_) = &self.line_policy(line).imei {
+                let schedule =
+                    cellgate_policy::gsm::ImeiSchedule::new(&self.line_policy(line).imei, now);
+                if let Some(rt) = self.line_runtime.get_mut(&line) {
+                    rt.imei = Some(schedule);
+                }
+            }
+        }
+        if let Some(policy) = self.config.routing.run_policy.clone() {
+            for rt in self.line_runtime.values_mut() {
+                rt.policy = Some(cellgate_policy::run_policy::PolicyState::new(&policy, now));
+            }
+        }
+        for l in self.lines.lines() {
+            if matches!(self.line_policy(l.id).imei, ImeiPolicy::RandomAtPowerUp) {
+                self.management.imei_pending.insert(l.id);
+            }
+        }
+        let local = self.local_time(now);
+        self.management.reboot = self.config.routing.reboot.map(ScheduleTrigger::new);
+        self.management.cdr_reset = self.config.routing.cdr_reset.map(ScheduleTrigger::new);
+        for trigger in [&mut self.management.reboot, &mut self.management.cdr_reset]
+            .into_iter()
+            .flatten()
+        {
+            trigger.tick(now, local); // primes: nothing fires at start
+        }
+    }
+
+    /// Earliest management or policy deadline.
+    pub(super) fn policy_deadline(&self) -> Option<Instant> {
+        let lines = self.line_runtime.values().flat_map(|rt| {
+            [
+                rt.policy.as_ref().and_then(|p| p.poll_timeout()),
+                rt.rotation.as_ref().and_then(|r| r.poll_timeout()),
+                rt.imei.as_ref().and_then(|i| i.poll_timeout()),
+            ]
+        });
+        let schedules = [&self.management.reboot, &self.management.cdr_reset]
+            .into_iter()
+            .map(|t| t.as_ref().and_then(trigger_deadline));
+        lines.chain(schedules).flatten().min()
+    }
+
+    /// Run-policy timers, cell rotation, scheduled reboot and CDR reset.
+    pub(super) fn policy_timeouts(&mut self, now: Instant) {
+        let lines: Vec<LineId> = self.line_runtime.keys().copied().collect();
+        for line in lines {
+            let run_policy = self.config.routing.run_policy.clone();
+            let Some(rt) = self.line_runtime.get_mut(&line) else {
+                continue;
+            };
+            let actions = match (run_policy.as_ref(), rt.policy.as_mut()) {
+                (Some(p), Some(state)) => state.on_timeout(p, now),
+                _ => Vec::new(),
+            };
+            let switch = rt
+                .rotation
+                .as_mut()
+                .and_then(|r| r.on_timeout(now, &mut self.rng));
+            if let Some(arfcn) = switch {
+                let busy = self.lines.get(line).is_some_and(|l| l.busy);
+                if busy {
+                    // Not in the middle of a call: when it ends.
+                    rt.pending_lock = Some(arfcn);
+                } else {
+                    info!(%line, arfcn, "cell rotation by interval");
+                    self.modem(line, ModemCommand::LockCell(Some(arfcn)));
+                }
+            }
+            self.maybe_change_imei(now, line);
+            if !actions.is_empty() {
+                self.apply_policy_actions(now, line, &actions);
+            }
+        }
+        let local = self.local_time(now);
+        let reboot = self
+            .management
+            .reboot
+            .as_mut()
+            .is_some_and(|t| t.tick(now, local));
+        if reboot {
+            info!("scheduled reboot (F-6.1.10): restarting every module");
+            let ids: Vec<LineId> = self.lines.lines().iter().map(|l| l.id).collect();
+            for line in ids {
+                self.management.imei_pending.insert(line);
+                self.management.set_up.remove(&line);
+                self.modem(line, ModemCommand::Reset);
+            }
+        }
+        let reset = self
+            .management
+            .cdr_reset
+            .as_mut()
+            .is_some_and(|t| t.tick(now, local));
+        if reset {
+            info!("daily CDR reset (F-6.1.11)");
+            let ids: Vec<LineId> = self.lines.lines().iter().map(|l| l.id).collect();
+            for line in ids {
+                self.reset_cdr(now, line);
+            }
+        }
+    }
+
+    /// F-6.12.2: changes the IMEI when due, or once the call in progress ended.
+    pub(super) fn maybe_change_imei(&mut self, now: Instant, line: LineId) {
+        let busy = self.lines.get(line).is_some_and(|l| l.busy);
+        let current = self.line_imei(line);
+        let Some(rt) = self.line_runtime.get_mut(&line) else {
+            return;
+        };
+        let Some(schedule) = rt.imei.as_mut() else {
+            return;
+        };
+        if !schedule.due(now) {
+            return;
+        }
+        if !schedule.change_now(now, busy) {
+            schedule.defer();
+            return;
+        }
+        schedule.on_changed(now);
+        if let Some(current) = current {
+            let imei = current.randomised(&mut self.rng);
+            info!(%line, imei = %imei, "periodic IMEI change (F-6.12.2)");
+            self.management.set_up.remove(&line);
+            self.modem(line, ModemCommand::WriteImei(imei.to_string()));
+        }
+    }
+
+    /// What follows a line becoming free or busy: group forwarding, deferred IMEI changes.
+    pub(super) fn after_line_changes(&mut self, now: Instant) {
+        self.sync_group();
+        let deferred: Vec<LineId> = self
+            .line_runtime
+            .iter()
+            .filter(|(_, rt)| rt.imei.as_ref().is_some_and(|i| i.is_deferred()))
+            .map(|(l, _)| *l)
+            .collect();
+        for line in deferred {
+            self.maybe_change_imei(now, line);
+        }
+    }
+
+    /// Appendix D: keeps the access line's forwarding pointed at an idle member.
+    pub(super) fn sync_group(&mut self) {
+        let Some(plan) = self.config.routing.group.clone() else {
+            return;
+        };
+        let lines = &self.lines;
+        let idle = |l: LineId| lines.get(l).is_some_and(|s| s.available());
+        if let Some(change) = self.management.group.update(&plan, idle) {
+            info!(line = %change.line, forwarding = ?change.forwarding, "group mode: forwarding updated");
+            self.modem(change.line, ModemCommand::SetForwarding(change.forwarding));
+        }
+    }
+}
