@@ -62,6 +62,18 @@ enum Command {
         /// Forward incoming GSM calls of every line to this SIP URI (sip:user@ip:port).
         #[arg(long, value_parser = cellgate::sandbox::parse_forward_to)]
         forward_to: Option<(String, SocketAddr)>,
+        /// Enable the built-in registrar (F-6.4.6): softphones register with any user
+        /// name and this password, and may then place calls.
+        #[arg(long)]
+        registrar_password: Option<String>,
+        /// Forward incoming GSM calls of every line to this VoIP number: a softphone
+        /// registered under it with the built-in registrar, or `user@ip:port`.
+        #[arg(long)]
+        inbound_to: Option<String>,
+        /// HTTP/JSON control interface of the simulated network (docs/simulator.md), e.g.
+        /// to make a simulated phone call a line: `POST /lines/1/call`.
+        #[arg(long)]
+        control: Option<SocketAddr>,
     },
     /// Run the GSM network simulator alone (real-time clock), optionally exposing each
     /// modem as a raw pty and a control interface (docs/simulator.md).
@@ -137,8 +149,13 @@ fn main() -> ExitCode {
                 no_answer_timeout,
                 no_line_status,
                 forward_to,
+                registrar_password,
+                inbound_to,
+                control,
             } => {
                 let sip = SandboxSip {
+                    registrar_password,
+                    inbound_to,
                     ringback: ringback.into(),
                     auth: auth_user.zip(auth_password),
                     no_answer_timeout: no_answer_timeout.map(std::time::Duration::from_secs),
@@ -146,7 +163,7 @@ fn main() -> ExitCode {
                     forward_to,
                     ..SandboxSip::default()
                 };
-                simulate(lines, sip_listen, seed, sip).await
+                simulate(lines, sip_listen, seed, sip, control).await
             }
             Command::Sim {
                 lines,
@@ -216,8 +233,15 @@ async fn simulate(
     listen: SocketAddr,
     seed: u64,
     sip: SandboxSip,
+    control: Option<SocketAddr>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = Sandbox::start(&SandboxOptions { lines, seed }).await?;
+    if let Some(addr) = control {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        println!("control: http://{}", listener.local_addr()?);
+        let net = sandbox.network.clone();
+        tokio::spawn(cellgate::sim_cli::serve_control(listener, net, Vec::new()));
+    }
     let transport = SipTransport::bind_udp(listen).await?;
     let local = transport.local_addr()?;
     println!("cellgate simulate: {lines} simulated M35 lines, SIP on udp:{local}");
@@ -228,6 +252,12 @@ async fn simulate(
     println!("    sipp -sn uac -s 5551234 -p 5070 {local} -m 1 -d 2000");
     println!("  Numbers ending in 486 are busy, 404 do not exist, 480 never answer, 603 reject;");
     println!("  every other number answers after a short ring (docs/simulator.md).");
+    if sip.registrar_password.is_some() {
+        println!("  Built-in registrar on: register any user with the --registrar-password.");
+    }
+    if let Some(number) = &sip.inbound_to {
+        println!("  Calls to the lines' SIMs go to VoIP number {number}.");
+    }
     println!("  Ctrl-C to stop.");
     sandbox
         .serve_with(transport, local, seed, &sip, async {

@@ -9,11 +9,15 @@ use std::time::Duration;
 use cellgate_backends::M35Modem;
 use cellgate_engine::gateway::MediaConfig;
 use cellgate_engine::gateway::{ForwardTarget, InboundDigest, RingbackMode};
-use cellgate_engine::runtime::{run_gateway_with_audio, LineModem};
+use cellgate_engine::runtime::{run_gateway_with_store, LineModem};
 use cellgate_engine::sip::digest::DigestAlgorithm;
+use cellgate_engine::sip::registrar::RegistrarConfig;
 use cellgate_engine::transport::SipTransport;
 use cellgate_engine::{GatewayConfig, InboundTrust};
 use cellgate_hal::{HalError, LineId};
+use cellgate_policy::cdr::CallRecord;
+use cellgate_policy::routing::InboundForward;
+use cellgate_policy::store::{CounterStore, LineCounters, MemoryStore, StoreError};
 use cellgate_simulator::{ModuleProfile, Network, NetworkConfig, SimAudio};
 
 /// Sandbox settings.
@@ -75,6 +79,54 @@ pub struct SandboxSip {
     pub media: Option<MediaConfig>,
     /// First port of the RTP range instead of 16384.
     pub rtp_base_port: Option<u16>,
+    /// F-6.4.6: the built-in registrar, with the password every softphone must know
+    /// (no default: without it there is no registrar).
+    pub registrar_password: Option<String>,
+    /// F-6.8.3 / F-6.8.10: every line forwards its incoming GSM calls to this VoIP
+    /// number (a client of the built-in registrar, or `user@ip:port`).
+    pub inbound_to: Option<String>,
+    /// Any further engine settings (per-line policies, routing), applied last.
+    pub configure: Option<ConfigureFn>,
+    /// Where counters and call records go (shared, so a test can read them and start
+    /// a second gateway on them).
+    pub counters: Option<SharedCounters>,
+}
+
+/// A change of the engine settings, applied after the sandbox's own.
+pub type ConfigureFn = Arc<dyn Fn(&mut GatewayConfig) + Send + Sync>;
+
+/// A [`MemoryStore`] several owners can share: the gateway writes, tests read.
+#[derive(Clone, Default)]
+pub struct SharedCounters(pub Arc<std::sync::Mutex<MemoryStore>>);
+
+impl CounterStore for SharedCounters {
+    fn load(&self, line: LineId) -> Result<Option<LineCounters>, StoreError> {
+        match self.0.lock() {
+            Ok(store) => store.load(line),
+            Err(poisoned) => poisoned.into_inner().load(line),
+        }
+    }
+
+    fn save(&mut self, line: LineId, counters: &LineCounters) -> Result<(), StoreError> {
+        match self.0.lock() {
+            Ok(mut store) => store.save(line, counters),
+            Err(poisoned) => poisoned.into_inner().save(line, counters),
+        }
+    }
+
+    fn append_record(&mut self, record: &CallRecord) -> Result<(), StoreError> {
+        match self.0.lock() {
+            Ok(mut store) => store.append_record(record),
+            Err(poisoned) => poisoned.into_inner().append_record(record),
+        }
+    }
+
+    fn records(&self, line: LineId, limit: usize) -> Result<Vec<CallRecord>, StoreError> {
+        match self.0.lock() {
+            Ok(store) => store.records(line, limit),
+            Err(poisoned) => poisoned.into_inner().records(line, limit),
+        }
+    }
 }
 
 impl std::fmt::Debug for SandboxSip {
@@ -87,6 +139,10 @@ impl std::fmt::Debug for SandboxSip {
             .field("forward_to", &self.forward_to)
             .field("media", &self.media)
             .field("rtp_base_port", &self.rtp_base_port)
+            .field("registrar", &self.registrar_password.is_some())
+            .field("inbound_to", &self.inbound_to)
+            .field("configure", &self.configure.is_some())
+            .field("counters", &self.counters.is_some())
             .finish()
     }
 }
@@ -116,6 +172,21 @@ impl SandboxSip {
         if let Some(port) = self.rtp_base_port {
             config.rtp_base_port = port;
         }
+        if let Some(password) = &self.registrar_password {
+            config.registrar = Some(RegistrarConfig {
+                realm: "cellgate-sandbox".into(),
+                password: password.clone(),
+                min_expires: 60,
+                max_expires: 3600,
+                algorithms: vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256],
+            });
+        }
+        if let Some(number) = &self.inbound_to {
+            for lm in lines {
+                let policy = config.lines.entry(lm.line).or_default();
+                policy.inbound_forward = Some(InboundForward::Fixed(number.clone()));
+            }
+        }
         if let Some((uri, next_hop)) = &self.forward_to {
             for lm in lines {
                 config.forward.insert(
@@ -128,6 +199,9 @@ impl SandboxSip {
                     },
                 );
             }
+        }
+        if let Some(configure) = &self.configure {
+            configure(config);
         }
     }
 }
@@ -200,11 +274,16 @@ impl Sandbox {
         sip.apply(&mut config, &self.modems);
         // Simulated phones hear the SIP side and are heard by it.
         let audio = Arc::new(SimAudio::new(self.network.clone()));
-        run_gateway_with_audio(
+        let store = sip
+            .counters
+            .clone()
+            .map(|c| Box::new(c) as cellgate_engine::runtime::SharedStore);
+        run_gateway_with_store(
             config,
             transport,
             self.modems.clone(),
             Some(audio),
+            store,
             shutdown,
         )
         .await

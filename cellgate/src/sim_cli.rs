@@ -214,7 +214,9 @@ fn bridge(port: DuplexStream, mut reader: std::fs::File, mut writer: std::fs::Fi
 
 // ---- control interface ----
 
-async fn serve_control(listener: TcpListener, net: Network, ptys: Vec<(u16, PathBuf)>) {
+/// Serves the HTTP/JSON control interface of `net` (docs/simulator.md) on `listener`;
+/// `cellgate simulate --control` uses it too, so a test can make a phone call a line.
+pub async fn serve_control(listener: TcpListener, net: Network, ptys: Vec<(u16, PathBuf)>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
