@@ -7,4 +7,4 @@
 
 pub mod sip_peer;
 
-pub use sip_peer::{FlowEntry, SipPeer, TestBed};
+pub use sip_peer::{FlowEntry, SipPeer, TestBed, GATEWAY, PEER};

@@ -279,6 +279,60 @@ Max-Forwards: 70\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{b
         ));
     }
 
+    /// Sends an INVITE for `number` from the user `caller` (caller-based routing).
+    pub fn invite_from(&mut self, caller: &str, number: &str, call_id: &str) {
+        self.cseq = 1;
+        let sdp = SDP_OFFER;
+        self.send(format!(
+            "INVITE sip:{number}@{GATEWAY} SIP/2.0\r\nVia: SIP/2.0/UDP {PEER};branch=z9hG4bK-{call_id}-1\r\n\
+From: <sip:{caller}@{PEER}>;tag=peer-{call_id}\r\nTo: <sip:{number}@{GATEWAY}>\r\nCall-ID: {call_id}\r\n\
+CSeq: 1 INVITE\r\nContact: <sip:{caller}@{PEER}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\n\
+Content-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ));
+    }
+
+    /// Waits for a request `method` from the gateway, skipping other messages.
+    pub async fn expect_request(&mut self, method: &str) -> FlowEntry {
+        loop {
+            let entry = self.recv().await;
+            if entry.first_line().starts_with(&format!("{method} ")) {
+                return entry;
+            }
+        }
+    }
+
+    /// Answers the gateway's INVITE `request` with `code` (a To tag; SDP in a 2xx).
+    pub fn respond_to_invite(&mut self, request: &FlowEntry, code: u16) {
+        let h = |n: &str| request.header(n).unwrap_or_default();
+        let reason = match code {
+            180 => "Ringing",
+            200 => "OK",
+            486 => "Busy Here",
+            _ => "Status",
+        };
+        let body = if code == 200 {
+            "v=0\r\no=peer 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        } else {
+            ""
+        };
+        let ctype = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
+        self.send(format!(
+            "SIP/2.0 {code} {reason}\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=callee-1\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+Contact: <sip:callee@{PEER}>\r\n{ctype}Content-Length: {}\r\n\r\n{body}",
+            h("Via"),
+            h("From"),
+            h("To"),
+            h("Call-ID"),
+            h("CSeq"),
+            body.len()
+        ));
+    }
+
     /// Answers a request from the gateway (e.g. its BYE) with 200 OK.
     pub fn ok_to(&mut self, request: &FlowEntry) {
         let h = |n: &str| request.header(n).unwrap_or_default();

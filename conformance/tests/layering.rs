@@ -51,3 +51,13 @@ fn backends_and_simulator_do_not_depend_on_the_engine() {
         );
     }
 }
+
+#[test]
+fn policy_depends_only_on_hal() {
+    let deps = dependencies("policy");
+    let ours: Vec<_> = deps
+        .iter()
+        .filter(|d| d.starts_with("cellgate") && *d != "cellgate-hal" && *d != "cellgate-policy")
+        .collect();
+    assert!(ours.is_empty(), "{ours:?}");
+}
