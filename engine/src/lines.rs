@@ -57,6 +57,10 @@ pub struct RadioInfo {
     pub operator: Option<String>,
     /// BCCH (ARFCN) of the serving cell.
     pub bcch: Option<u32>,
+    /// Location area code (F-5.2.3.10).
+    pub lac: Option<u32>,
+    /// Cell id (F-5.2.3.10).
+    pub cell_id: Option<u32>,
 }
 
 /// What the engine knows about one line.
@@ -94,6 +98,10 @@ pub struct LineState {
     pub sim: Option<cellgate_hal::SimState>,
     /// The module's IMEI, when known (IMEI management compares against it).
     pub imei: Option<String>,
+    /// The SIM's own number as the module reports it (`AT+CNUM`), when known.
+    pub own_number: Option<String>,
+    /// Forwarding settings applied to the SIM (by reason), for F-5.2.4.1.
+    pub forwarding: Vec<cellgate_hal::CallForwarding>,
 }
 
 impl LineState {
@@ -115,6 +123,8 @@ impl LineState {
             identity: None,
             sim: None,
             imei: None,
+            own_number: None,
+            forwarding: Vec::new(),
         }
     }
 

@@ -35,6 +35,7 @@ pub struct LineModem {
 enum Input {
     Event(LineId, ModemEvent),
     Cells(LineId, Vec<(u32, i16)>),
+    Radio(LineId, crate::lines::RadioInfo),
     Result {
         line: LineId,
         call: Option<CallRef>,
@@ -50,7 +51,13 @@ enum Job {
     Command(ModemCommand),
     /// An SMS to send (number, text).
     Sms(String, String),
+    /// Read signal, operator and cell for the status pages.
+    Radio,
 }
+
+/// How often a line's radio facts are read for the status pages (the first reading
+/// comes one period after start).
+const RADIO_POLL: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
@@ -113,6 +120,9 @@ pub async fn run_gateway_with_store(
         gateway.handle_line_status(lm.line, ready, registered);
         if let Ok(identity) = lm.modem.identity().await {
             gateway.handle_line_identity(lm.line, identity);
+        }
+        if let Ok(number) = lm.modem.own_number().await {
+            gateway.handle_line_number(lm.line, number);
         }
         if let Some(store) = store.as_ref() {
             match store.load(lm.line) {
@@ -256,6 +266,7 @@ pub async fn run_gateway_with_store(
                 }
                 Some(Input::Media(call, event)) => gateway.handle_media_event(now(), call, event),
                 Some(Input::Cells(line, cells)) => gateway.handle_cell_scan(now(), line, &cells),
+                Some(Input::Radio(line, radio)) => gateway.handle_line_radio(line, radio),
                 None => {}
             },
             received = transport.recv(&mut buf) => match received {
@@ -397,12 +408,35 @@ fn spawn_line(
         }
     });
     let modem = lm.modem;
+    // Weak: the poller must not keep the worker alive once the gateway drops the line.
+    let poll_tx = job_tx.downgrade();
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now() + RADIO_POLL;
+        let mut ticks = tokio::time::interval_at(start, RADIO_POLL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(tx) = poll_tx.upgrade() else {
+                break;
+            };
+            if tx.send((None, Job::Radio)).is_err() {
+                break;
+            }
+        }
+    });
     tokio::spawn(async move {
         while let Some((call, job)) = jobs.recv().await {
             let command = match job {
                 Job::Command(c) => c,
                 Job::Sms(number, text) => {
                     send_text_sms(modem.as_ref(), line, &number, &text).await;
+                    continue;
+                }
+                Job::Radio => {
+                    let radio = read_radio(modem.as_ref()).await;
+                    if inputs.send(Input::Radio(line, radio)).is_err() {
+                        break;
+                    }
                     continue;
                 }
             };
@@ -551,5 +585,23 @@ async fn send_text_sms(modem: &dyn ModemHal, line: LineId, number: &str, text: &
             }
         }
         Err(e) => warn!(%line, %number, error = %e, "SMS not encodable"),
+    }
+}
+
+/// Signal, operator and serving cell of a module, as far as it answers.
+async fn read_radio(modem: &dyn ModemHal) -> crate::lines::RadioInfo {
+    let rssi = modem.signal().await.ok().map(|q| q.rssi);
+    let operator = modem.operator().await.ok().flatten().map(|o| o.name);
+    let registration = modem.registration().await.ok();
+    let bcch = match modem.cell_info().await {
+        Ok(cells) => cells.first().map(|c| c.arfcn),
+        Err(_) => None,
+    };
+    crate::lines::RadioInfo {
+        rssi,
+        operator,
+        bcch,
+        lac: registration.as_ref().and_then(|r| r.lac),
+        cell_id: registration.as_ref().and_then(|r| r.cell_id),
     }
 }

@@ -293,3 +293,80 @@ fn module_power_control_switches_the_module_and_takes_the_line_out_f_7_7_1() {
         [format!("line1:SetPower({:?})", PowerMode::Full)]
     );
 }
+
+#[test]
+fn status_shows_radio_identity_prefix_mode_and_forwarding_f_5_2_2_f_5_2_3_f_5_2_4() {
+    use cellgate_engine::lines::RadioInfo;
+    use cellgate_hal::{CallForwarding, ForwardReason, ModemIdentity};
+    use cellgate_policy::gsm::ForwardPolicy;
+    use cellgate_policy::routing::{LinePrefixes, MatchOn, PrefixList};
+    let mut h = H::new(|c| {
+        line_account(c);
+        c.routing.prefixes = Some(
+            LinePrefixes::new(
+                vec![(LineId(1), PrefixList::parse("001,13").expect("list"))],
+                MatchOn::Callee,
+                true,
+                true,
+            )
+            .expect("prefixes"),
+        );
+        let mut policy = LinePolicy::default();
+        policy.forwarding.busy = ForwardPolicy::Enable("5559999".into());
+        policy.forwarding.unconditional = ForwardPolicy::Disable;
+        policy.sim_number = Some("+8613800000001".into());
+        c.lines.insert(LineId(1), policy);
+    });
+    h.gw.handle_line_identity(
+        LineId(1),
+        ModemIdentity {
+            manufacturer: "Quectel".into(),
+            model: "M35".into(),
+            firmware: "M35FAR01A01".into(),
+            imei: "862860027334428".into(),
+            imsi: Some("460001234567890".into()),
+            iccid: Some("89860012345678901234".into()),
+        },
+    );
+    h.gw.handle_line_radio(
+        LineId(1),
+        RadioInfo {
+            rssi: Some(24),
+            operator: Some("CHINA MOBILE".into()),
+            bcch: Some(554),
+            lac: Some(0x7108),
+            cell_id: Some(0x80c4),
+        },
+    );
+    h.gw.handle_command_result(
+        h.now,
+        LineId(1),
+        None,
+        &ModemCommand::SetForwarding(CallForwarding {
+            reason: ForwardReason::Busy,
+            enabled: true,
+            number: Some("5559999".into()),
+            no_reply_seconds: None,
+        }),
+        Ok(None),
+    );
+    let row = h.state();
+    assert_eq!(row.rssi, Some(24));
+    assert_eq!(row.operator.as_deref(), Some("CHINA MOBILE"));
+    assert_eq!(row.bcch, Some(554));
+    assert_eq!(row.lac_cell.as_deref(), Some("7108 80C4"));
+    assert_eq!(row.imei.as_deref(), Some("862860027334428"));
+    assert_eq!(row.iccid.as_deref(), Some("89860012345678901234"));
+    assert_eq!(row.module.as_deref(), Some("M35 M35FAR01A01"));
+    assert_eq!(row.sim_number.as_deref(), Some("+8613800000001"));
+    assert_eq!(row.sip_mode, "L");
+    assert_eq!(row.prefix.as_deref(), Some("001,13"));
+    assert_eq!(row.bcch_mode, "auto");
+    assert_eq!(row.forwarding[1], "5559999", "busy: applied");
+    assert_eq!(row.forwarding[2], "Not Set", "no reply: unchanged");
+    let header = h.gw.gateway_status(h.now + Duration::from_secs(90));
+    assert_eq!(header.uptime_seconds, 90);
+    assert_eq!(header.local_time.as_deref(), Some("2026-03-10 10:01:30"));
+    assert!(header.version.starts_with("cellgate "));
+    assert_eq!(header.modules, [Some("M35 M35FAR01A01".to_owned())]);
+}

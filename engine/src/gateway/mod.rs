@@ -62,7 +62,7 @@ pub use line_policy::{CallWaiting, LinePolicy, OutboundForward, RoutingConfig};
 pub use media::MediaEvent;
 pub use numbers::dialable;
 pub use output::{CallTone, MediaParams, ModemCommand, Output};
-pub use status::LineStatus;
+pub use status::{GatewayStatus, LineStatus};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -113,6 +113,7 @@ pub struct Gateway {
     default_policy: LinePolicy,
     collecting: BTreeMap<CallRef, collect::InboundCollect>,
     management: gsm_management::ManagementState,
+    started_at: Option<Instant>,
 }
 
 impl Gateway {
@@ -157,6 +158,7 @@ impl Gateway {
             default_policy: LinePolicy::default(),
             collecting: BTreeMap::new(),
             management: Default::default(),
+            started_at: None,
             registrar,
             media: BTreeMap::new(),
             registrations,
@@ -197,6 +199,7 @@ impl Gateway {
             return;
         }
         self.started = true;
+        self.started_at = Some(now);
         self.start_registrations(now);
         self.start_keepalives(now);
         self.flush_registrations();
@@ -331,6 +334,13 @@ impl Gateway {
         if let Some(state) = self.lines.get_mut(line) {
             state.imei = Some(identity.imei.clone());
             state.identity = Some(identity);
+        }
+    }
+
+    /// Reports the SIM's own number as the module knows it (`AT+CNUM`).
+    pub fn handle_line_number(&mut self, line: LineId, number: Option<String>) {
+        if let Some(state) = self.lines.get_mut(line) {
+            state.own_number = number;
         }
     }
 
@@ -546,9 +556,14 @@ impl Gateway {
                     state.imei = Some(imei.clone());
                 }
             }
+            (ModemCommand::SetForwarding(setting), Ok(_)) => {
+                if let Some(state) = self.lines.get_mut(line) {
+                    state.forwarding.retain(|f| f.reason != setting.reason);
+                    state.forwarding.push(setting.clone());
+                }
+            }
             (
-                ModemCommand::SetForwarding(_)
-                | ModemCommand::SelectOperator(_)
+                ModemCommand::SelectOperator(_)
                 | ModemCommand::LockCell(_)
                 | ModemCommand::SetPower(_)
                 | ModemCommand::Reset

@@ -61,6 +61,33 @@ pub struct LineStatus {
     pub iccid: Option<String>,
     /// F-5.2.3.12/13: module model and version.
     pub module: Option<String>,
+    /// F-5.2.3.14 / F-6.10.4: the SIM's number (configured, else reported by the SIM).
+    pub sim_number: Option<String>,
+    /// F-5.2.2.16: SIP mode of the line's account: `S`, `L`, `G<n>`, `T` (empty: none).
+    pub sip_mode: String,
+    /// F-5.2.2.18: the line's gateway prefix list.
+    pub prefix: Option<String>,
+    /// F-5.2.3.8: cell selection mode (`auto`, `fixed`, `rotation`).
+    pub bcch_mode: String,
+    /// F-5.2.3.10: `LAC + CELL ID` in hex.
+    pub lac_cell: Option<String>,
+    /// F-5.2.4.1: forwarding per condition (unconditional, busy, no reply, not
+    /// reachable): a number, `OFF` or `Not Set`.
+    pub forwarding: [String; 4],
+}
+
+/// The header of the status pages (F-5.2.0.1 to F-5.2.0.6, F-5.2.2.1 to 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewayStatus {
+    /// Software name and version (F-5.2.0.2).
+    pub version: String,
+    /// Seconds since the gateway started (F-5.2.0.4).
+    pub uptime_seconds: u64,
+    /// The network's local time, `YYYY-MM-DD HH:MM:SS` (F-5.2.0.6); `None` without
+    /// network time.
+    pub local_time: Option<String>,
+    /// Module models of the lines, in line order (F-5.2.0.3).
+    pub modules: Vec<Option<String>>,
 }
 
 impl Gateway {
@@ -111,9 +138,87 @@ impl Gateway {
                         .identity
                         .as_ref()
                         .map(|i| format!("{} {}", i.model, i.firmware)),
+                    sim_number: policy.sim_number.clone().or_else(|| l.own_number.clone()),
+                    sip_mode: self.sip_mode_of(l.id),
+                    prefix: self
+                        .config
+                        .routing
+                        .prefixes
+                        .as_ref()
+                        .and_then(|p| p.list_of(l.id))
+                        .map(|p| p.as_str().to_owned()),
+                    bcch_mode: match &policy.bcch {
+                        cellgate_policy::gsm::BcchMode::Auto => "auto",
+                        cellgate_policy::gsm::BcchMode::Fixed(_) => "fixed",
+                        cellgate_policy::gsm::BcchMode::Rotation(_) => "rotation",
+                    }
+                    .to_owned(),
+                    lac_cell: match (l.radio.lac, l.radio.cell_id) {
+                        (Some(lac), Some(ci)) => Some(format!("{lac:X} {ci:X}")),
+                        _ => None,
+                    },
+                    forwarding: cellgate_policy::gsm::forwarding::REASONS.map(|reason| {
+                        let applied = l.forwarding.iter().find(|f| f.reason == reason);
+                        let unchanged = cellgate_policy::gsm::ForwardPolicy::Unchanged;
+                        let configured = policy.forwarding.get(reason).unwrap_or(&unchanged);
+                        cellgate_policy::gsm::status_text(applied, configured)
+                    }),
                 }
             })
             .collect()
+    }
+
+    /// The status-page header at `now`.
+    pub fn gateway_status(&self, now: Instant) -> GatewayStatus {
+        GatewayStatus {
+            version: format!("cellgate {}", env!("CARGO_PKG_VERSION")),
+            uptime_seconds: self
+                .started_at
+                .map(|t| now.saturating_duration_since(t).as_secs())
+                .unwrap_or(0),
+            local_time: self.local_time(now).map(|t| {
+                format!(
+                    "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                    t.year(),
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute(),
+                    t.second()
+                )
+            }),
+            modules: self
+                .lines
+                .lines()
+                .iter()
+                .map(|l| {
+                    l.identity
+                        .as_ref()
+                        .map(|i| format!("{} {}", i.model, i.firmware))
+                })
+                .collect(),
+        }
+    }
+
+    /// F-5.2.2.16: the SIP mode letter of the account serving `line`.
+    fn sip_mode_of(&self, line: LineId) -> String {
+        let Some(reg) = self
+            .registrations
+            .iter()
+            .find(|r| r.config().lines.is_empty() || r.config().lines.contains(&line))
+        else {
+            return String::new();
+        };
+        let label = &reg.config().label;
+        if let Some(group) = label.strip_prefix("group ") {
+            format!("G{group}")
+        } else if label.starts_with("line ") {
+            "L".into()
+        } else if label == "trunk" {
+            "T".into()
+        } else {
+            "S".into()
+        }
     }
 
     /// Whether the account behind `line` is registered (or the line needs none).

@@ -289,6 +289,15 @@ impl LinePrefixes {
         })
     }
 
+    /// The prefix list of `line` (its group's in per-group mode), for status pages
+    /// (F-5.2.2.18).
+    pub fn list_of(&self, line: LineId) -> Option<&PrefixList> {
+        self.entries
+            .iter()
+            .find(|e| e.lines.contains(&line))
+            .map(|e| &e.prefixes)
+    }
+
     /// Which number the prefixes are matched against.
     pub fn match_on(&self) -> MatchOn {
         self.match_on
