@@ -391,3 +391,29 @@ async fn fewest_calls_and_least_talk_time_selection_f_6_4_2_f_6_4_4() {
     assert_eq!(dialled(&bed, 2), ["5552222", "5553333"]);
     bed.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn group_prefixes_route_to_any_line_of_the_group_f_6_3_20() {
+    // Per-group mode: lines 1-2 are group 1 (prefix 8), line 3 is group 2 (prefix 9).
+    let mut bed = bed(3, |c| {
+        let groups = vec![
+            (vec![LineId(1), LineId(2)], PrefixList::parse("8").expect("list")),
+            (vec![LineId(3)], PrefixList::parse("9").expect("list")),
+        ];
+        c.routing.prefixes =
+            Some(LinePrefixes::grouped(groups, MatchOn::Callee, true, true).expect("groups"));
+    })
+    .await;
+    let first = answered_call(&mut bed, "85551111", "g1").await;
+    let second = answered_call(&mut bed, "85552222", "g2").await;
+    // Group 1 is full now: its third call gets the no-line status, not line 3.
+    refused_call(&mut bed, "85553333", "g3", 503).await;
+    let third = answered_call(&mut bed, "95554444", "g4").await;
+    assert_eq!(dialled(&bed, 1), ["5551111"]);
+    assert_eq!(dialled(&bed, 2), ["5552222"]);
+    assert_eq!(dialled(&bed, 3), ["5554444"]);
+    hang_up(&mut bed, "85551111", "g1", &first).await;
+    hang_up(&mut bed, "85552222", "g2", &second).await;
+    hang_up(&mut bed, "95554444", "g4", &third).await;
+    bed.stop().await;
+}

@@ -357,6 +357,7 @@ fn status_shows_radio_identity_prefix_mode_and_forwarding_f_5_2_2_f_5_2_3_f_5_2_
     assert_eq!(row.lac_cell.as_deref(), Some("7108 80C4"));
     assert_eq!(row.imei.as_deref(), Some("862860027334428"));
     assert_eq!(row.iccid.as_deref(), Some("89860012345678901234"));
+    assert_eq!(row.imsi.as_deref(), Some("460001234567890"));
     assert_eq!(row.module.as_deref(), Some("M35 M35FAR01A01"));
     assert_eq!(row.sim_number.as_deref(), Some("+8613800000001"));
     assert_eq!(row.sip_mode, "L");
@@ -369,4 +370,39 @@ fn status_shows_radio_identity_prefix_mode_and_forwarding_f_5_2_2_f_5_2_3_f_5_2_
     assert_eq!(header.local_time.as_deref(), Some("2026-03-10 10:01:30"));
     assert!(header.version.starts_with("cellgate "));
     assert_eq!(header.modules, [Some("M35 M35FAR01A01".to_owned())]);
+}
+
+#[test]
+fn run_policy_disable_voip_pauses_the_account_and_refuses_both_ways_f_6_16_8() {
+    let mut h = H::new(|c| {
+        line_account(c);
+        c.routing.run_policy = Some(
+            RunPolicy::new(
+                vec![Condition::ConsecutiveUnanswered(1)],
+                Combine::Any,
+                vec![Action::DisableVoip],
+                30,
+            )
+            .expect("policy"),
+        );
+    });
+    h.drain();
+    h.gw
+        .handle_datagram(h.now, addr(PHONE), invite("5550486", "v1").as_bytes());
+    h.event(ModemEvent::CallReleased {
+        index: 1,
+        cause: ReleaseCause(17),
+    });
+    let out = h.drain();
+    assert!(out.contains(&format!("REGISTER to {REGISTRAR} expires=0")), "{out:?}");
+    let row = h.state();
+    assert!(row.policy_blocked && !row.voip && !row.inbound);
+    h.event(ModemEvent::IncomingCall {
+        index: Some(1),
+        caller: Some("5550100".into()),
+    });
+    assert_eq!(h.drain(), ["line1:HangUp"], "incoming GSM call refused");
+    h.gw.restore_line(h.now, LineId(1));
+    let out = h.drain();
+    assert!(out.contains(&format!("REGISTER to {REGISTRAR} expires=3600")), "{out:?}");
 }
