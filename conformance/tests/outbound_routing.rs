@@ -397,7 +397,10 @@ async fn group_prefixes_route_to_any_line_of_the_group_f_6_3_20() {
     // Per-group mode: lines 1-2 are group 1 (prefix 8), line 3 is group 2 (prefix 9).
     let mut bed = bed(3, |c| {
         let groups = vec![
-            (vec![LineId(1), LineId(2)], PrefixList::parse("8").expect("list")),
+            (
+                vec![LineId(1), LineId(2)],
+                PrefixList::parse("8").expect("list"),
+            ),
             (vec![LineId(3)], PrefixList::parse("9").expect("list")),
         ];
         c.routing.prefixes =

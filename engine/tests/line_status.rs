@@ -387,14 +387,16 @@ fn run_policy_disable_voip_pauses_the_account_and_refuses_both_ways_f_6_16_8() {
         );
     });
     h.drain();
-    h.gw
-        .handle_datagram(h.now, addr(PHONE), invite("5550486", "v1").as_bytes());
+    h.gw.handle_datagram(h.now, addr(PHONE), invite("5550486", "v1").as_bytes());
     h.event(ModemEvent::CallReleased {
         index: 1,
         cause: ReleaseCause(17),
     });
     let out = h.drain();
-    assert!(out.contains(&format!("REGISTER to {REGISTRAR} expires=0")), "{out:?}");
+    assert!(
+        out.contains(&format!("REGISTER to {REGISTRAR} expires=0")),
+        "{out:?}"
+    );
     let row = h.state();
     assert!(row.policy_blocked && !row.voip && !row.inbound);
     h.event(ModemEvent::IncomingCall {
@@ -404,5 +406,8 @@ fn run_policy_disable_voip_pauses_the_account_and_refuses_both_ways_f_6_16_8() {
     assert_eq!(h.drain(), ["line1:HangUp"], "incoming GSM call refused");
     h.gw.restore_line(h.now, LineId(1));
     let out = h.drain();
-    assert!(out.contains(&format!("REGISTER to {REGISTRAR} expires=3600")), "{out:?}");
+    assert!(
+        out.contains(&format!("REGISTER to {REGISTRAR} expires=3600")),
+        "{out:?}"
+    );
 }
