@@ -265,3 +265,50 @@ async fn imei_changes_periodically_but_never_during_a_call_f_6_12_2() {
     assert!(Imei::parse(&second).is_ok());
     bed.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_configured_pin_unlocks_the_sim_once_f_6_10_6() {
+    let mut bed = bed(1, |c| {
+        line(c, 1).pin = Some("4321".into());
+    })
+    .await;
+    bed.network
+        .update_sim(1, |s| {
+            s.pin = "4321".into();
+            s.pin_enabled = true;
+        })
+        .expect("sim");
+    bed.network
+        .inject(1, cellgate_simulator::Fault::Reboot)
+        .expect("reboot");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let unlocks = commands(&bed, 1)
+        .iter()
+        .filter(|c| c.starts_with("AT+CPIN=\""))
+        .count();
+    assert_eq!(unlocks, 1, "{:?}", commands(&bed, 1));
+    let ok = answered_call(&mut bed, "5551234", "pin").await;
+    hang_up(&mut bed, "5551234", "pin", &ok).await;
+    bed.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wrong_pin_is_tried_only_once_f_6_10_6() {
+    let bed = bed(1, |c| {
+        line(c, 1).pin = Some("0000".into());
+    })
+    .await;
+    bed.network
+        .update_sim(1, |s| {
+            s.pin = "4321".into();
+            s.pin_enabled = true;
+        })
+        .expect("sim");
+    bed.network
+        .inject(1, cellgate_simulator::Fault::Reboot)
+        .expect("reboot");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let sim = bed.network.sim(1).expect("sim");
+    assert_eq!(sim.pin_tries, 2, "one try used, the SIM is not blocked");
+    bed.stop().await;
+}

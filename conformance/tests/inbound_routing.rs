@@ -262,3 +262,64 @@ async fn inbound_password_then_forward_f_6_9_2() {
         .starts_with(&format!("INVITE sip:101@{PEER}")));
     bed.stop().await;
 }
+
+/// Level in dB of `freq` in `x` relative to the rest (least-squares fit).
+fn tone_snr_db(x: &[i16], freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / 8_000.0;
+    let (mut ss, mut cc, mut sc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (n, &v) in x.iter().enumerate() {
+        let (s, c) = (w * n as f64).sin_cos();
+        let v = f64::from(v);
+        ss += s * s;
+        cc += c * c;
+        sc += s * c;
+        xs += v * s;
+        xc += v * c;
+    }
+    let det = ss * cc - sc * sc;
+    let a = (xs * cc - xc * sc) / det;
+    let b = (xc * ss - xs * sc) / det;
+    let (mut sig, mut err) = (0.0, 0.0);
+    for (n, &v) in x.iter().enumerate() {
+        let (s, c) = (w * n as f64).sin_cos();
+        let fit = a * s + b * c;
+        sig += fit * fit;
+        err += (f64::from(v) - fit).powi(2);
+    }
+    10.0 * (sig / err.max(1e-9)).log10()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_caller_hears_the_dial_tone_of_the_tone_standard_f_6_1_8() {
+    // CN dial tone: continuous 450 Hz; US: 350 + 440 Hz.
+    let bed = bed(1, |c| {
+        line(c, 1).inbound_forward = Some(InboundForward::TwoStage);
+        c.media.tone_standard = "CN".into();
+    })
+    .await;
+    bed.network.phone_calls_line("5550100", 1).expect("call");
+    assert!(gsm_call_state(&bed, Some(CallState::Active)).await);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let heard = bed.network.phone_recording("5550100");
+    assert!(
+        heard.len() > 8_000,
+        "{} samples\n{}",
+        heard.len(),
+        bed.network.event_log().join("\n")
+    );
+    let last_second = &heard[heard.len() - 8_000..];
+    let snr = tone_snr_db(last_second, 450.0);
+    assert!(snr > 20.0, "450 Hz dial tone: {snr:.1} dB");
+    assert!(tone_snr_db(last_second, 1_000.0) < 0.0);
+    // The first digit stops it.
+    bed.network.phone_sends_dtmf("5550100", "1").expect("dtmf");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let heard = bed.network.phone_recording("5550100");
+    let after = &heard[heard.len() - 4_000..];
+    let energy: f64 = after.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / 4_000.0;
+    assert!(
+        energy < 1_000.0,
+        "silence after the first digit: {energy:.0}"
+    );
+    bed.stop().await;
+}

@@ -315,3 +315,33 @@ async fn asr_condition_waits_for_the_threshold_number_of_calls_f_6_16_3() {
     refused_call(&mut bed, "5551234", "a4", 503).await;
     bed.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn radio_goes_off_when_the_limit_is_used_up_unless_kept_registered_f_6_10_2() {
+    // 10:00, 1 minute until 12:00: after a call the limit is used up and the module
+    // leaves the network; from 12:00 the next period's quota brings it back.
+    let mut bed = bed(1, |c| {
+        let l = line(c, 1);
+        l.limits.minutes = limit("05:00-12:00,1|12:00-23:00,100");
+        l.limits.keep_module_registered = false;
+    })
+    .await;
+    let ok = answered_call(&mut bed, "5551234", "k1").await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    hang_up(&mut bed, "5551234", "k1", &ok).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        commands(&bed, 1).iter().any(|c| c == "AT+CFUN=4"),
+        "{:?}",
+        commands(&bed, 1)
+    );
+    assert_ne!(bed.network.registration(1), Some(1), "off the network");
+    tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+    assert!(
+        commands(&bed, 1).iter().any(|c| c == "AT+CFUN=1"),
+        "{:?}",
+        commands(&bed, 1)
+    );
+    assert_eq!(bed.network.registration(1), Some(1), "registered again");
+    bed.stop().await;
+}

@@ -86,6 +86,9 @@ pub struct LineState {
     pub voip_disabled_by_policy: bool,
     /// The run policy turned the module off (F-6.16.10).
     pub module_off_by_policy: bool,
+    /// The radio is off because the SIM's limit is used up and the module is not kept
+    /// registered (F-6.10.2).
+    pub radio_off_by_limits: bool,
     /// Total talk time in the CDR, in seconds (F-6.4.4 uses it).
     pub cdr_talk_seconds: u64,
     /// When the last call on the line ended (F-5.2.1.17).
@@ -117,6 +120,7 @@ impl LineState {
             outbound_disabled_by_policy: false,
             voip_disabled_by_policy: false,
             module_off_by_policy: false,
+            radio_off_by_limits: false,
             cdr_talk_seconds: 0,
             last_call_end: None,
             radio: RadioInfo::default(),

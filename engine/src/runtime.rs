@@ -115,9 +115,13 @@ pub async fn run_gateway_with_store(
         // Subscribe before asking for the status, so no change falls between the two;
         // and know every line's status before the first SIP datagram is read.
         let events = lm.modem.subscribe();
-        let (ready, registered) = line_status(lm.modem.as_ref()).await;
+        let (sim, registered) = line_status(lm.modem.as_ref()).await;
+        let ready = sim == Some(SimState::Ready);
         debug!(line = %lm.line, ready, registered, "line status");
         gateway.handle_line_status(lm.line, ready, registered);
+        if let Some(sim) = sim {
+            gateway.handle_line_sim(lm.line, sim);
+        }
         if let Ok(identity) = lm.modem.identity().await {
             gateway.handle_line_identity(lm.line, identity);
         }
@@ -372,8 +376,8 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     }
 }
 
-async fn line_status(modem: &dyn ModemHal) -> (bool, bool) {
-    let ready = matches!(modem.sim_state().await, Ok(SimState::Ready));
+async fn line_status(modem: &dyn ModemHal) -> (Option<SimState>, bool) {
+    let ready = modem.sim_state().await.ok();
     let registered = modem
         .registration()
         .await
@@ -474,6 +478,7 @@ fn spawn_line(
                 ModemCommand::SetPower(mode) => modem.set_power(*mode).await.map(|()| None),
                 ModemCommand::Reset => modem.reset().await.map(|()| None),
                 ModemCommand::ScanCells => Ok(None),
+                ModemCommand::EnterPin(pin) => modem.enter_pin(pin, None).await.map(|()| None),
             };
             if inputs
                 .send(Input::Result {

@@ -18,6 +18,12 @@ pub fn start_time() -> (time::PrimitiveDateTime, i64) {
     (local, local.assume_utc().unix_timestamp())
 }
 
+/// A fresh block of 200 RTP ports for one bed.
+fn next_rtp_base() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(20_000);
+    NEXT.fetch_add(200, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A bed of `lines` lines whose engine settings `configure` adjusts.
 pub async fn bed(
     lines: u16,
@@ -32,6 +38,11 @@ pub async fn bed_with(
     mut sip: SandboxSip,
     configure: impl Fn(&mut GatewayConfig) + Send + Sync + 'static,
 ) -> TestBed {
+    // Tests of one binary run in parallel in one process and bind real RTP sockets:
+    // each bed gets its own part of the port range.
+    if sip.rtp_base_port.is_none() {
+        sip.rtp_base_port = Some(next_rtp_base());
+    }
     sip.configure = Some(Arc::new(move |c: &mut GatewayConfig| {
         c.routing.start_time = Some(start_time());
         configure(c);

@@ -302,6 +302,7 @@ impl Gateway {
                 (!lines.is_empty()).then(|| lines.iter().any(|&l| self.line_wants_voip(now, l)))
             })
             .collect();
+        self.sync_limit_radio(now);
         for (reg, want) in self.registrations.iter_mut().zip(wanted) {
             match want {
                 Some(true) => reg.resume(now, &mut self.ids),
@@ -310,6 +311,40 @@ impl Gateway {
             }
         }
         self.flush_registrations();
+    }
+
+    /// F-6.10.2: turns the radio off while a line's limit is used up and the module is not
+    /// kept registered, and back on when the limit is reset or renewed.
+    fn sync_limit_radio(&mut self, now: Instant) {
+        let local = self.local_time(now);
+        let ids: Vec<LineId> = self.lines.lines().iter().map(|l| l.id).collect();
+        for line in ids {
+            let policy = self.line_policy(line);
+            let keep = match self.line_runtime.get(&line) {
+                Some(rt) => {
+                    rt.counters
+                        .usage
+                        .registration_policy(&policy.limits, local)
+                        .module
+                }
+                None => true,
+            };
+            let Some(state) = self.lines.get_mut(line) else {
+                continue;
+            };
+            if state.busy || keep != state.radio_off_by_limits {
+                continue; // nothing to change (or not in the middle of a call)
+            }
+            state.radio_off_by_limits = !keep;
+            let mode = if keep {
+                info!(%line, "limit available again: radio on");
+                PowerMode::Full
+            } else {
+                info!(%line, "limit used up: radio off (F-6.10.2)");
+                PowerMode::RadioOff
+            };
+            self.modem(line, ModemCommand::SetPower(mode));
+        }
     }
 
     /// Rest rule after a dial not chosen by call memory (F-6.6.10).

@@ -17,6 +17,9 @@ use super::{Gateway, ModemCommand};
 pub(super) struct ManagementState {
     /// Lines set up since their module last came up.
     pub set_up: std::collections::BTreeSet<LineId>,
+    /// Lines whose SIM PIN was entered since the SIM last was ready (never twice: a
+    /// wrong PIN must not use up the SIM's tries).
+    pub pin_tried: std::collections::BTreeSet<LineId>,
     /// Lines whose next power-up gets a random IMEI (F-6.12.3).
     pub imei_pending: std::collections::BTreeSet<LineId>,
     /// Group mode forwarding state.
@@ -25,7 +28,13 @@ pub(super) struct ManagementState {
     pub reboot: Option<ScheduleTrigger>,
     /// Daily CDR reset (F-6.1.11).
     pub cdr_reset: Option<ScheduleTrigger>,
+    /// Next look at the limits of every line: windows renew with the clock (F-6.10.12,
+    /// F-6.10.13), and paused accounts and radios must follow.
+    pub next_limits_check: Option<Instant>,
 }
+
+/// How often the limits are looked at without any call.
+const LIMITS_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// When a trigger next wants a tick.
 fn trigger_deadline(trigger: &ScheduleTrigger) -> Option<Instant> {
@@ -89,6 +98,30 @@ impl Gateway {
         self.management.set_up.remove(&line);
     }
 
+    /// The SIM of `line` is in `sim` state: unlock it with the configured PIN once when it
+    /// asks for one (F-6.10.6).
+    pub fn handle_line_sim(&mut self, line: LineId, sim: cellgate_hal::SimState) {
+        if let Some(state) = self.lines.get_mut(line) {
+            state.sim = Some(sim);
+        }
+        match sim {
+            cellgate_hal::SimState::PinRequired => {
+                let Some(pin) = self.line_policy(line).pin.clone() else {
+                    info!(%line, "SIM needs its PIN and none is configured");
+                    return;
+                };
+                if self.management.pin_tried.insert(line) {
+                    info!(%line, "unlocking the SIM with the configured PIN");
+                    self.modem(line, ModemCommand::EnterPin(pin));
+                }
+            }
+            cellgate_hal::SimState::Ready => {
+                self.management.pin_tried.remove(&line);
+            }
+            _ => {}
+        }
+    }
+
     /// Cells the module reported after [`ModemCommand::ScanCells`] (ARFCN, dBm).
     pub fn handle_cell_scan(&mut self, now: Instant, line: LineId, cells: &[(u32, i16)]) {
         let Some(rt) = self.line_runtime.get_mut(&line) else {
@@ -149,6 +182,12 @@ impl Gateway {
             }
         }
         let local = self.local_time(now);
+        let timed = self
+            .config
+            .lines
+            .values()
+            .any(|p| p.limits.minutes.needs_clock() || p.limits.calls.needs_clock());
+        self.management.next_limits_check = timed.then(|| now + LIMITS_CHECK);
         self.management.reboot = self.config.routing.reboot.map(ScheduleTrigger::new);
         self.management.cdr_reset = self.config.routing.cdr_reset.map(ScheduleTrigger::new);
         for trigger in [&mut self.management.reboot, &mut self.management.cdr_reset]
@@ -171,7 +210,11 @@ impl Gateway {
         let schedules = [&self.management.reboot, &self.management.cdr_reset]
             .into_iter()
             .map(|t| t.as_ref().and_then(trigger_deadline));
-        lines.chain(schedules).flatten().min()
+        lines
+            .chain(schedules)
+            .chain([self.management.next_limits_check])
+            .flatten()
+            .min()
     }
 
     /// Run-policy timers, cell rotation, scheduled reboot and CDR reset.
@@ -204,6 +247,18 @@ impl Gateway {
             if !actions.is_empty() {
                 self.apply_policy_actions(now, line, &actions);
             }
+        }
+        if self.management.next_limits_check.is_some_and(|t| now >= t) {
+            self.management.next_limits_check = Some(now + LIMITS_CHECK);
+            let ids: Vec<LineId> = self.line_runtime.keys().copied().collect();
+            let local = self.local_time(now);
+            for line in ids {
+                let limits = self.line_policy(line).limits.clone();
+                if let Some(rt) = self.line_runtime.get_mut(&line) {
+                    rt.counters.usage.refresh(&limits, local);
+                }
+            }
+            self.sync_line_registrations(now);
         }
         let local = self.local_time(now);
         let reboot = self
@@ -263,6 +318,7 @@ impl Gateway {
     /// What follows a line becoming free or busy: group forwarding, deferred IMEI changes.
     pub(super) fn after_line_changes(&mut self, now: Instant) {
         self.sync_group();
+        self.sync_line_registrations(now);
         let deferred: Vec<LineId> = self
             .line_runtime
             .iter()

@@ -119,6 +119,9 @@ pub struct LinePolicy {
     pub limits: SimLimits,
     /// F-6.10.4: the SIM's own number, when known.
     pub sim_number: Option<String>,
+    /// F-6.10.6: PIN 1, entered once when the SIM asks for it (a wrong PIN is never
+    /// retried: the SIM would block).
+    pub pin: Option<String>,
     /// §6.11: SIM call forwarding.
     pub forwarding: ForwardingConfig,
     /// §6.12: IMEI.
@@ -152,6 +155,7 @@ impl Default for LinePolicy {
             call_waiting: CallWaiting::default(),
             limits: SimLimits::default(),
             sim_number: None,
+            pin: None,
             // Unlike the manual's default (Disable, F-6.11.3), a line without its own
             // forwarding settings leaves the SIM's forwarding as it is.
             forwarding: ForwardingConfig {

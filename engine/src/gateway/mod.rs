@@ -475,8 +475,8 @@ impl Gateway {
             ModemEvent::SimChanged(sim) => {
                 if let Some(state) = self.lines.get_mut(line) {
                     state.module_ready = sim == cellgate_hal::SimState::Ready;
-                    state.sim = Some(sim);
                 }
+                self.handle_line_sim(line, sim);
                 if sim == cellgate_hal::SimState::Ready && self.started {
                     self.line_came_up(line);
                 }
@@ -550,6 +550,10 @@ impl Gateway {
                 | ModemCommand::ScanCells,
                 Err(e),
             ) => warn!(%line, ?command, error = %e, "module management command failed"),
+            (ModemCommand::EnterPin(_), Err(e)) => {
+                warn!(%line, error = %e, "the SIM refused the configured PIN (F-6.10.6): not retried")
+            }
+            (ModemCommand::EnterPin(_), Ok(_)) => info!(%line, "SIM unlocked"),
             (ModemCommand::WriteImei(imei), Ok(_)) => {
                 info!(%line, %imei, "IMEI written");
                 if let Some(state) = self.lines.get_mut(line) {

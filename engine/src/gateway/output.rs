@@ -78,6 +78,8 @@ pub enum ModemCommand {
     Reset,
     /// Read the serving and neighbour cells (F-6.15.1 scan; rotation candidates).
     ScanCells,
+    /// Unlock the SIM with its PIN (F-6.10.6).
+    EnterPin(String),
 }
 
 /// What the shell must do next.
