@@ -211,6 +211,8 @@ pub struct SimSection {
     pub hang_up_when_used_up: Option<bool>,
     /// F-6.10.20: balance report by SMS.
     pub balance_report: Option<BalanceReportSection>,
+    /// F-6.10.6: PIN 1 (4 to 8 digits), entered once when the SIM asks for it.
+    pub pin: Option<String>,
 }
 
 /// `[line.gsm]` (§6.11, §6.12, §6.14, §6.15): module and SIM management. Every key may
@@ -292,7 +294,7 @@ impl SimSection {
     fn or(&self, d: &Self) -> Self {
         merge!(self, d; minutes, calls, count_unanswered, billing_unit_secs, correction_secs,
             max_call_minutes, sms_limit, keep_module_registered, keep_sip_registered,
-            hang_up_when_used_up, balance_report)
+            hang_up_when_used_up, balance_report, pin)
     }
 }
 
@@ -549,6 +551,13 @@ impl SimSection {
             });
         }
         p.limits = limits;
+        if let Some(pin) = &self.pin {
+            let ok = (4..=8).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit());
+            if !ok {
+                return Err("sim.pin: must be 4 to 8 digits".into());
+            }
+            p.pin = Some(pin.clone());
+        }
         Ok(())
     }
 }

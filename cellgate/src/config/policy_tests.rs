@@ -63,6 +63,7 @@ fn example_file_parses_and_maps_to_the_engine() {
     assert_eq!(l1.repeat_callers.map(|r| r.limit()), Some(3));
     assert_eq!(l1.call_waiting, CallWaiting::Disabled);
     assert!(matches!(l1.limits.minutes, LimitSpec::Periods(ref p) if p.len() == 2));
+    assert_eq!(l1.pin.as_deref(), Some("1234"));
     assert_eq!(
         l1.limits.calls,
         LimitSpec::Monthly {
@@ -229,6 +230,7 @@ fn bad_limits_and_numbers_out_of_range_are_named() {
         ),
         ("sim", "calls = \"D32,10\"", "line 1: sim.calls"),
         ("sim", "billing_unit_secs = 0", "sim.billing_unit_secs"),
+        ("sim", "pin = \"12a4\"", "sim.pin"),
         ("outbound", "auto_redial = 6", "outbound.auto_redial"),
         (
             "outbound",
