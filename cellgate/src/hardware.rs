@@ -120,7 +120,14 @@ pub async fn run(mut config: Config, source: LineSource) -> Result<(), Box<dyn s
         }
     };
     let (transport, local) = bind_sip(&mut config).await?;
-    let gateway = config.gateway_config();
+    let mut gateway = config.gateway_config();
+    if gateway.serial.is_none() {
+        // The host's identity stands in for a device serial number (F-5.2.0.1).
+        gateway.serial = std::fs::read_to_string("/etc/machine-id")
+            .ok()
+            .map(|id| id.trim().chars().take(12).collect::<String>())
+            .filter(|id| !id.is_empty());
+    }
     if gateway.trust == cellgate_engine::InboundTrust::DenyAll {
         info!("no sip.trusted_sources configured: every incoming call will be refused (403)");
     }

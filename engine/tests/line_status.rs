@@ -302,6 +302,7 @@ fn status_shows_radio_identity_prefix_mode_and_forwarding_f_5_2_2_f_5_2_3_f_5_2_
     use cellgate_policy::routing::{LinePrefixes, MatchOn, PrefixList};
     let mut h = H::new(|c| {
         line_account(c);
+        c.serial = Some("CG-0001".into());
         c.routing.prefixes = Some(
             LinePrefixes::new(
                 vec![(LineId(1), PrefixList::parse("001,13").expect("list"))],
@@ -369,6 +370,7 @@ fn status_shows_radio_identity_prefix_mode_and_forwarding_f_5_2_2_f_5_2_3_f_5_2_
     assert_eq!(header.uptime_seconds, 90);
     assert_eq!(header.local_time.as_deref(), Some("2026-03-10 10:01:30"));
     assert!(header.version.starts_with("cellgate "));
+    assert_eq!(header.serial.as_deref(), Some("CG-0001"));
     assert_eq!(header.modules, [Some("M35 M35FAR01A01".to_owned())]);
 }
 
@@ -410,4 +412,19 @@ fn run_policy_disable_voip_pauses_the_account_and_refuses_both_ways_f_6_16_8() {
         out.contains(&format!("REGISTER to {REGISTRAR} expires=3600")),
         "{out:?}"
     );
+}
+
+#[test]
+fn sim_column_shows_pin_and_puk_states_f_5_2_1_4() {
+    use cellgate_hal::SimState;
+    let mut h = H::new(|_| {});
+    for (state, text) in [
+        (SimState::PinRequired, "PIN"),
+        (SimState::PukRequired, "PUK"),
+        (SimState::NotInserted, "N"),
+        (SimState::Ready, "Y"),
+    ] {
+        h.event(ModemEvent::SimChanged(state));
+        assert_eq!(h.state().sim, text, "{state:?}");
+    }
 }

@@ -1185,6 +1185,7 @@ impl Config {
                 config.extension_host = settings.extension_host;
             }
         }
+        config.serial = self.system.serial.clone();
         config
     }
 }

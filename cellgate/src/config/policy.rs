@@ -66,6 +66,9 @@ pub struct SystemSection {
     pub reboot: Option<String>,
     /// F-6.1.11: `HH:MM` every day; empty or absent: off.
     pub cdr_reset: Option<String>,
+    /// F-5.2.0.1: the serial number shown on the status pages (default: from the host's
+    /// `/etc/machine-id`).
+    pub serial: Option<String>,
 }
 
 /// `[run_policy]` (§6.16), applied to every line.

@@ -125,6 +125,7 @@ fn example_file_parses_and_maps_to_the_engine() {
     assert_eq!(g.routing.utc_offset.whole_hours(), 8);
     assert!(matches!(g.routing.reboot, Some(Schedule::Daily(t)) if t.hour() == 3));
     assert!(matches!(g.routing.cdr_reset, Some(Schedule::Daily(t)) if t.hour() == 0));
+    assert_eq!(g.serial.as_deref(), Some("CG-0001"));
     let policy = g.routing.run_policy.as_ref().expect("run policy");
     assert_eq!((policy.conditions.len(), policy.threshold_calls), (2, 30));
     let group = g.routing.group.as_ref().expect("group");

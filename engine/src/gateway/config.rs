@@ -213,6 +213,8 @@ pub struct GatewayConfig {
     /// F-6.8.3 / F-6.8.10: where a plain extension forward number is sent (the
     /// registrar of the line's account or the trunk's Gateway1).
     pub extension_host: Option<SocketAddr>,
+    /// F-5.2.0.1: the device's serial number on the status pages.
+    pub serial: Option<String>,
 }
 
 impl GatewayConfig {
@@ -243,6 +245,7 @@ impl GatewayConfig {
             lines: BTreeMap::new(),
             routing: super::RoutingConfig::default(),
             extension_host: None,
+            serial: None,
         }
     }
 }

@@ -79,6 +79,8 @@ pub struct LineStatus {
 /// The header of the status pages (F-5.2.0.1 to F-5.2.0.6, F-5.2.2.1 to 4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GatewayStatus {
+    /// Serial number (F-5.2.0.1, F-5.2.2.1), when configured.
+    pub serial: Option<String>,
     /// Software name and version (F-5.2.0.2).
     pub version: String,
     /// Seconds since the gateway started (F-5.2.0.4).
@@ -171,6 +173,7 @@ impl Gateway {
     /// The status-page header at `now`.
     pub fn gateway_status(&self, now: Instant) -> GatewayStatus {
         GatewayStatus {
+            serial: self.config.serial.clone(),
             version: format!("cellgate {}", env!("CARGO_PKG_VERSION")),
             uptime_seconds: self
                 .started_at
