@@ -1,7 +1,8 @@
 //! The Quectel M35 (GSM) dialect.
 //!
-//! - Init: `AT+CLIP=1`, `ATX4` (so `BUSY`/`NO DIALTONE` are reported), `AT+QMOSTAT=1`
-//!   (call progress by `MO RING` / `MO CONNECTED`), `AT+CREG=2`, `AT+COPS=3,0`.
+//! - Init: `AT+CLIP=1`, `AT+CCWA=1` (`+CCWA` call-waiting URCs), `ATX4` (so
+//!   `BUSY`/`NO DIALTONE` are reported), `AT+QMOSTAT=1` (call progress by `MO RING` /
+//!   `MO CONNECTED`), `AT+CREG=2`, `AT+COPS=3,0`.
 //! - Audio: `AT+QAUDCH=0` (normal channel; configurable).
 //! - ICCID: `AT+QCCID` answers bare digits (some firmware: `+QCCID:`/`+CCID:` forms;
 //!   all are accepted), with `AT+CCID` as fallback.
@@ -27,6 +28,7 @@ pub const M35: Dialect = Dialect {
     name: "Quectel M35",
     init: &[
         "AT+CLIP=1",
+        "AT+CCWA=1",
         "ATX4",
         "AT+QMOSTAT=1",
         "AT+CREG=2",

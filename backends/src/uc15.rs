@@ -1,6 +1,7 @@
 //! The Quectel UC15 (UMTS) dialect.
 //!
-//! - Init: `AT+CLIP=1`, `AT+CREG=2` (with AcT and 28-bit cell ids), `AT+COPS=3,0`.
+//! - Init: `AT+CLIP=1`, `AT+CCWA=1` (`+CCWA` URCs), `AT+CREG=2` (with AcT and 28-bit
+//!   cell ids), `AT+COPS=3,0`.
 //! - Audio: `AT+QPCMV=0` then `AT+QPCMV=1,0` (voice as raw PCM over the USB serial
 //!   port; switching ports needs the `=0` first; configurable).
 //! - Call progress: `AT+CLCC` polling (no `MO RING` URCs).
@@ -20,7 +21,7 @@ use crate::parse::{split_fields, strip_prefix, Field};
 pub const UC15: Dialect = Dialect {
     kind: ModuleKind::Uc15,
     name: "Quectel UC15",
-    init: &["AT+CLIP=1", "AT+CREG=2", "AT+COPS=3,0"],
+    init: &["AT+CLIP=1", "AT+CCWA=1", "AT+CREG=2", "AT+COPS=3,0"],
     audio: &["AT+QPCMV=0", "AT+QPCMV=1,0"],
     call_progress: CallProgress::ClccPolling,
     iccid_commands: &["AT+QCCID", "AT+CCID"],

@@ -238,3 +238,84 @@ async fn forced_dialect_skips_detection() {
     assert_eq!(modem.map(|m| m.kind()), Ok(cellgate_hal::ModuleKind::Uc15));
     assert!(!fake.log().contains(&"AT+CGMM".to_string()));
 }
+
+/// A fake whose `+CLCC` rows the test sets; `AT+CHLD=<n>` applies `chld` to them.
+fn calls_script(rows: Arc<Mutex<Vec<&'static str>>>, chld: fn(u8) -> Vec<&'static str>) -> Script {
+    Box::new(move |l| {
+        let mut rows = rows.lock().unwrap_or_else(|e| e.into_inner());
+        Some(match l {
+            "AT+CLCC" => ok_with(&rows),
+            "AT+CEER" => ok_with(&["+CEER: 16,\"Normal call clearing\""]),
+            _ => match l.strip_prefix("AT+CHLD=").and_then(|n| n.parse().ok()) {
+                Some(n) => {
+                    *rows = chld(n);
+                    ok_with(&[])
+                }
+                None => return None,
+            },
+        })
+    })
+}
+
+/// Generic 27.007 module: `+CCWA` becomes `CallWaiting` with the index from `AT+CLCC`,
+/// `AT+CHLD=2` connects the waiting call, `AT+CHLD=0` releases the held one (cause 16:
+/// it was connected), `AT+CCWA=1,0` / `=1,1` switch the service.
+#[tokio::test(start_paused = true)]
+async fn generic_call_waiting_and_hold() {
+    let rows = Arc::new(Mutex::new(vec!["+CLCC: 1,0,0,0,0,\"5551234\",129"]));
+    let chld = |n| match n {
+        2 => vec![
+            "+CLCC: 1,0,1,0,0,\"5551234\",129",
+            "+CLCC: 2,1,0,0,0,\"0301234\",129",
+        ],
+        _ => vec!["+CLCC: 2,1,0,0,0,\"0301234\",129"],
+    };
+    let (modem, fake, mut ev) = start(GENERIC, calls_script(rows.clone(), chld)).await;
+    assert_eq!(modem.dial("5551234").await, Ok(1));
+    assert_eq!(
+        next_event(&mut ev).await,
+        ModemEvent::CallConnected { index: 1 }
+    );
+    rows.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push("+CLCC: 2,1,5,0,0,\"0301234\",129");
+    fake.send("\r\n+CCWA: \"0301234\",129,1\r\n");
+    assert_eq!(
+        next_event(&mut ev).await,
+        ModemEvent::CallWaiting {
+            index: Some(2),
+            caller: Some("0301234".into())
+        }
+    );
+    assert_eq!(modem.hold_and_accept().await, Ok(()));
+    assert_eq!(fake.count("AT+CHLD=2"), 1);
+    assert_eq!(
+        next_event(&mut ev).await,
+        ModemEvent::CallConnected { index: 2 }
+    );
+    assert_eq!(modem.reject_waiting().await, Ok(()));
+    assert_eq!(
+        next_event(&mut ev).await,
+        ModemEvent::CallReleased {
+            index: 1,
+            cause: ReleaseCause::NORMAL_CLEARING
+        }
+    );
+    // Polling goes on with the remaining call and sees nothing new.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(ev.try_recv().is_err());
+    assert_eq!(modem.set_call_waiting(false).await, Ok(()));
+    assert_eq!(modem.set_call_waiting(true).await, Ok(()));
+    assert_eq!(fake.count("AT+CCWA=1,0"), 1);
+    assert_eq!(fake.count("AT+CCWA=1,1"), 1);
+    // The last call ends: released with its own index.
+    rows.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    fake.send("\r\nNO CARRIER\r\n");
+    assert_eq!(
+        next_event(&mut ev).await,
+        ModemEvent::CallReleased {
+            index: 2,
+            cause: ReleaseCause::NORMAL_CLEARING
+        }
+    );
+}

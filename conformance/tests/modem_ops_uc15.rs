@@ -46,5 +46,10 @@ both_transports!(
     send_ussd,
     call_forwarding,
     forwarding_diverts_calls,
+    call_waiting_hold_and_swap,
+    call_waiting_release_and_accept,
+    call_waiting_reject,
+    call_waiting_held_call_resumes,
+    call_waiting_disabled,
     write_imei_and_reset,
 );

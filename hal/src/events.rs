@@ -14,6 +14,20 @@ pub enum ModemEvent {
         /// Caller number; `None` when withheld or not (yet) reported.
         caller: Option<String>,
     },
+    /// A second call arrived while a call is up (call waiting, 3GPP TS 27.007 `+CCWA:
+    /// "<number>",<type>,<class>...`; manual F-6.8.13..16). It stays waiting until
+    /// [`ModemHal::hold_and_accept`](crate::ModemHal::hold_and_accept),
+    /// [`ModemHal::release_active_and_accept`](crate::ModemHal::release_active_and_accept)
+    /// or [`ModemHal::reject_waiting`](crate::ModemHal::reject_waiting), or until the
+    /// caller gives up ([`ModemEvent::CallReleased`] with its index). No `IncomingCall` is
+    /// sent for it.
+    CallWaiting {
+        /// Module call index of the waiting call (`+CLCC` id), when the backend could
+        /// read it.
+        index: Option<CallIndex>,
+        /// Caller number; `None` when withheld or not reported.
+        caller: Option<String>,
+    },
     /// A call placed with `dial` reached the far end, which is ringing.
     CallAlerting {
         /// Module call index.
@@ -24,7 +38,8 @@ pub enum ModemEvent {
         /// Module call index.
         index: CallIndex,
     },
-    /// A call ended.
+    /// A call ended. With two calls on the module (call waiting, hold) `index` says
+    /// which one; the other call goes on.
     CallReleased {
         /// Module call index.
         index: CallIndex,

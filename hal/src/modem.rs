@@ -67,6 +67,26 @@ pub trait ModemHal: Send + Sync {
     /// The module's current call list.
     async fn calls(&self) -> HalResult<Vec<CallInfo>>;
 
+    // --- call waiting and hold (3GPP TS 27.007 +CCWA / +CHLD, TS 22.030 and 22.083;
+    // manual F-6.8.13 to F-6.8.16) ---
+
+    /// Enable or disable the call-waiting service of the SIM's subscription
+    /// (`AT+CCWA=1,1` / `AT+CCWA=1,0`: `+CCWA` presentation stays on, the network service
+    /// is activated or deactivated for the default classes). Disabled (F-6.8.13), a
+    /// second caller gets busy while a call is up; enabled, the line reports
+    /// [`ModemEvent::CallWaiting`](crate::ModemEvent::CallWaiting).
+    async fn set_call_waiting(&self, enabled: bool) -> HalResult<()>;
+    /// Put the active call on hold and accept the waiting call, or, without a waiting
+    /// call, the held one (`AT+CHLD=2`). With one active and one held call this swaps
+    /// them (F-6.8.14 to F-6.8.16); with only a held call it resumes it.
+    async fn hold_and_accept(&self) -> HalResult<()>;
+    /// Release the active call and accept the waiting call, or, without a waiting call,
+    /// resume the held one (`AT+CHLD=1`).
+    async fn release_active_and_accept(&self) -> HalResult<()>;
+    /// Reject the waiting call (released as user busy, cause 17), or, without a waiting
+    /// call, release the held one (`AT+CHLD=0`). The active call is not touched.
+    async fn reject_waiting(&self) -> HalResult<()>;
+
     // --- SMS ---
 
     /// Send an SMS PDU; returns the message reference (`+CMGS: <mr>`).

@@ -157,7 +157,8 @@ fn infer_shape(upper: &str) -> InfoShape {
 pub struct Timeouts {
     /// Everything not listed below (5 s).
     pub default: Duration,
-    /// `ATA` and `ATD` (30 s): the network may take long to set up the call.
+    /// `ATA`, `ATD` and `AT+CHLD=` (30 s): the network may take long to set up, hold or
+    /// retrieve the call.
     pub call: Duration,
     /// `AT+CMGS` / `AT+CMSS` (60 s): waits for the network's acknowledgement.
     pub sms_send: Duration,
@@ -166,7 +167,7 @@ pub struct Timeouts {
     /// `AT+CFUN=...` (15 s): radio power changes and restarts.
     pub power: Duration,
     /// Supplementary services that wait for the network (`AT+CUSD`, `AT+CCFC`,
-    /// `AT+CLCK`; 30 s).
+    /// `AT+CLCK`, `AT+CCWA=<n>,<mode>`; 30 s).
     pub supplementary: Duration,
 }
 
@@ -190,7 +191,7 @@ impl Timeouts {
             return t;
         }
         let upper = cmd.line().to_ascii_uppercase();
-        if upper == "ATA" || upper.starts_with("ATD") {
+        if upper == "ATA" || upper.starts_with("ATD") || upper.starts_with("AT+CHLD=") {
             self.call
         } else if upper.starts_with("AT+CMGS") || upper.starts_with("AT+CMSS") {
             self.sms_send
@@ -202,6 +203,8 @@ impl Timeouts {
         } else if upper.starts_with("AT+CUSD=")
             || upper.starts_with("AT+CCFC=")
             || upper.starts_with("AT+CLCK=")
+            // With a <mode> the network is asked; `AT+CCWA=1` alone is local.
+            || (upper.starts_with("AT+CCWA=") && upper.contains(','))
         {
             self.supplementary
         } else if upper.starts_with("AT+CFUN=") {
@@ -267,6 +270,9 @@ mod tests {
         assert_eq!(of("AT+COPS=3,0"), Ok(Duration::from_secs(5)));
         assert_eq!(of("AT+CUSD=1,\"*100#\",15"), Ok(Duration::from_secs(30)));
         assert_eq!(of("AT+CCFC=0,2"), Ok(Duration::from_secs(30)));
+        assert_eq!(of("AT+CCWA=1,0"), Ok(Duration::from_secs(30)));
+        assert_eq!(of("AT+CCWA=1"), Ok(Duration::from_secs(5)));
+        assert_eq!(of("AT+CHLD=2"), Ok(Duration::from_secs(30)));
         let explicit =
             AtCommand::new("AT").map(|c| t.for_command(&c.with_timeout(Duration::from_secs(1))));
         assert_eq!(explicit, Ok(Duration::from_secs(1)));

@@ -7,9 +7,10 @@
 //!
 //! 1. `AT` (repeated until answered), `ATE0`, `AT+CMEE=1` — required;
 //! 2. `AT+CGMM` (first start only) -> dialect;
-//! 3. the dialect's commands (`AT+CLIP=1`, `AT+CREG=2`, `AT+COPS=3,0`, M35 also `ATX4`,
-//!    `AT+QMOSTAT=1`), audio set-up (`AT+QAUDCH` / `AT+QPCMV`), the configured extra
-//!    commands (echo cancellation and the like), `AT+CSCS="GSM"` (or `"UCS2"`);
+//! 3. the dialect's commands (`AT+CLIP=1`, `AT+CCWA=1` — call-waiting URCs on, the
+//!    network service left as the SIM has it —, `AT+CREG=2`, `AT+COPS=3,0`, M35 also
+//!    `ATX4`, `AT+QMOSTAT=1`), audio set-up (`AT+QAUDCH` / `AT+QPCMV`), the configured
+//!    extra commands (echo cancellation and the like), `AT+CSCS="GSM"` (or `"UCS2"`);
 //! 4. `AT+CPIN?`; with a ready SIM: readiness (`AT+QINISTAT` until 3 on M35, bitmap 7
 //!    on UC15) and SMS set-up: `AT+CMGF=0`, `AT+CSCA?`, `AT+CPMS="SM","SM","SM"`,
 //!    `AT+CNMI=2,1,0,2,0` (store and notify with `+CMTI`; status reports `+CDSI`).
@@ -42,7 +43,7 @@ use cellgate_hal::{
     SignalQuality, SimState, SmsFilter, SmsIndex, StoredSms, UssdResponse,
 };
 
-use crate::at::{AtChannel, AtCommand, ChannelConfig};
+use crate::at::{AtChannel, AtCommand, ChannelConfig, InfoShape};
 use crate::dialect::{CallProgress, CellInfoStyle, Dialect};
 use crate::parse;
 
@@ -150,12 +151,30 @@ const MAX_USSD_LEN: usize = 160;
 /// Highest GSM ARFCN (3GPP TS 45.005: 0..=1023 covers every GSM band).
 const MAX_GSM_ARFCN: u32 = 1023;
 
+/// A call on the module besides the tracked one (call waiting, hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OtherCall {
+    /// Module call index.
+    index: CallIndex,
+    /// `CallConnected` emitted (or the call was already up when it became known).
+    connected: bool,
+}
+
+/// The calls the backend knows, as far as events are concerned.
+///
+/// One call is "current": the one `dial`, `RING`/`+CLIP` or `answer` started, whose
+/// progress the URCs and the `AT+CLCC` poller report. A second call (`+CCWA`, or one a
+/// `AT+CHLD` command revealed) is kept in `others`. When the current call ends while
+/// another remains, the remaining one becomes current (active before held before
+/// waiting).
 #[derive(Debug, Default)]
 struct CallTrack {
     /// A call exists (dialled, ringing or connected).
     live: bool,
     /// Index of the call we know about.
     current: Option<CallIndex>,
+    /// Further calls on the module (waiting, held, or the other of two).
+    others: Vec<OtherCall>,
     /// `IncomingCall` already emitted for the call ringing now.
     incoming_reported: bool,
     /// `CallAlerting` emitted.
@@ -180,6 +199,23 @@ impl CallTrack {
     fn begin(&mut self) {
         self.clear();
         self.live = true;
+    }
+
+    /// Every call with a known index: the current one first, then the others.
+    fn known(&self) -> Vec<OtherCall> {
+        let current = self.current.filter(|_| self.live).map(|index| OtherCall {
+            index,
+            connected: self.connected,
+        });
+        current
+            .into_iter()
+            .chain(self.others.iter().copied())
+            .collect()
+    }
+
+    /// Whether `index` is the current call or one of the others.
+    fn knows(&self, index: CallIndex) -> bool {
+        (self.live && self.current == Some(index)) || self.others.iter().any(|o| o.index == index)
     }
 }
 
@@ -428,16 +464,21 @@ impl Inner {
     /// Forget the call (the module restarted or the call ended without a report).
     /// A live call is reported released with cause 41 (temporary failure).
     fn drop_call(&self) {
-        let (live, index) = {
+        let (live, index, others) = {
             let mut t = self.calls();
-            let r = (t.live, t.current.unwrap_or(1));
+            let r = (
+                t.live,
+                t.current.unwrap_or(1),
+                std::mem::take(&mut t.others),
+            );
             t.clear();
             r
         };
         if let Some(p) = lock(&self.poller).take() {
             p.abort();
         }
-        if live {
+        let released = live.then_some(index).into_iter();
+        for index in released.chain(others.iter().map(|o| o.index)) {
             self.emit(ModemEvent::CallReleased {
                 index,
                 cause: ReleaseCause::TEMPORARY_FAILURE,
@@ -635,6 +676,22 @@ impl AtModem {
         }
     }
 
+    /// `AT+CHLD=<n>`, then `AT+CLCC` to report what it changed: calls that ended get
+    /// `CallReleased` (cause from `cause(was_connected)`), a waiting call that became
+    /// active gets `CallConnected`.
+    async fn chld(&self, n: u8, cause: fn(bool) -> ReleaseCause) -> HalResult<()> {
+        let before = self.inner.calls().known();
+        self.query(&format!("AT+CHLD={n}")).await?;
+        match self.calls().await {
+            Ok(rows) => urc::apply_listing(&self.inner, &before, &rows, &cause, true),
+            Err(e) if is_link_error(&e) => return Err(e),
+            // The command did its work; the next URC or poll brings the tracking up to
+            // date.
+            Err(e) => tracing::warn!(error = %e, "AT+CLCC after AT+CHLD failed"),
+        }
+        Ok(())
+    }
+
     async fn cells_m35(&self) -> HalResult<Vec<CellInfo>> {
         self.query("AT+QENG=1,1").await?;
         let lines = self.query("AT+QENG?").await?;
@@ -685,6 +742,17 @@ fn validate_pin(what: &str, pin: &str) -> HalResult<()> {
         Err(HalError::InvalidArgument(format!(
             "{what} must be 4 to 8 digits"
         )))
+    }
+}
+
+/// The call-waiting command: `+CCWA` presentation on (`<n>` 1) and the network service
+/// activated (`<mode>` 1) or deactivated (`<mode>` 0) for the default classes (27.007
+/// §7.12; no `<class>`, so the network's default, voice included, applies).
+fn ccwa_line(enabled: bool) -> &'static str {
+    if enabled {
+        "AT+CCWA=1,1"
+    } else {
+        "AT+CCWA=1,0"
     }
 }
 
@@ -987,6 +1055,33 @@ impl ModemHal for AtModem {
         Ok(parse_rows(&lines, "+CLCC:", parse::parse_clcc))
     }
 
+    async fn set_call_waiting(&self, enabled: bool) -> HalResult<()> {
+        // A set command answers no `+CCWA:` line: a `+CCWA` URC arriving meanwhile must
+        // stay a URC.
+        let cmd = command(ccwa_line(enabled))?.with_info(InfoShape::None);
+        self.inner.exec(cmd).await.map(|_| ())
+    }
+
+    async fn hold_and_accept(&self) -> HalResult<()> {
+        self.chld(2, |_| ReleaseCause::NORMAL_CLEARING).await
+    }
+
+    async fn release_active_and_accept(&self) -> HalResult<()> {
+        self.chld(1, |_| ReleaseCause::NORMAL_CLEARING).await
+    }
+
+    async fn reject_waiting(&self) -> HalResult<()> {
+        // A waiting call is refused as busy; a held one is simply released.
+        self.chld(0, |connected| {
+            if connected {
+                ReleaseCause::NORMAL_CLEARING
+            } else {
+                ReleaseCause::USER_BUSY
+            }
+        })
+        .await
+    }
+
     async fn send_sms(&self, pdu: &OutgoingPdu) -> HalResult<u8> {
         if !parse::is_hex_pdu(&pdu.pdu_hex) {
             return Err(HalError::InvalidArgument(
@@ -1189,6 +1284,41 @@ mod tests {
         assert!(validate_ussd("*100\"#").is_err());
         assert!(validate_ussd("").is_err());
         assert!(validate_ussd("a\rb").is_err());
+    }
+
+    #[test]
+    fn call_waiting_commands() {
+        assert_eq!(ccwa_line(true), "AT+CCWA=1,1");
+        assert_eq!(ccwa_line(false), "AT+CCWA=1,0");
+    }
+
+    #[test]
+    fn call_track_known_calls() {
+        let mut t = CallTrack::default();
+        assert!(t.known().is_empty());
+        t.begin();
+        t.current = Some(1);
+        t.connected = true;
+        t.others.push(OtherCall {
+            index: 2,
+            connected: false,
+        });
+        assert_eq!(
+            t.known(),
+            vec![
+                OtherCall {
+                    index: 1,
+                    connected: true
+                },
+                OtherCall {
+                    index: 2,
+                    connected: false
+                }
+            ]
+        );
+        assert!(t.knows(1) && t.knows(2) && !t.knows(3));
+        t.clear();
+        assert!(t.known().is_empty() && !t.knows(2));
     }
 
     #[test]

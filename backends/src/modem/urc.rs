@@ -4,6 +4,12 @@
 //! `answer` until it is released; a release (`NO CARRIER`, `BUSY`, `NO ANSWER`,
 //! `NO DIALTONE`, or the call vanishing from `AT+CLCC`) is reported once, with the
 //! 24.008 cause from `AT+CEER` (`BUSY` -> 17, `NO ANSWER` -> 19 without asking).
+//!
+//! Two calls (call waiting, hold): `+CCWA` is reported as [`ModemEvent::CallWaiting`]
+//! with the waiting call's index read from `AT+CLCC`, and the call is tracked besides the
+//! current one. While two calls are tracked, a release URC does not say which call
+//! ended, so the backend reads `AT+CLCC` and reports every tracked call that is gone
+//! ([`apply_listing`]); the poller does the same on dialects without call-progress URCs.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -11,9 +17,11 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use cellgate_hal::{CallDirection, CallStatus, DtmfDigit, ModemEvent, ReleaseCause, SimState};
+use cellgate_hal::{
+    CallDirection, CallIndex, CallInfo, CallStatus, DtmfDigit, ModemEvent, ReleaseCause, SimState,
+};
 
-use super::{is_link_error, lock, CallTrack, Inner};
+use super::{is_link_error, lock, CallTrack, Inner, OtherCall};
 use crate::at::Urc;
 use crate::parse;
 
@@ -100,6 +108,199 @@ fn released_if(inner: &Inner, generation: Option<u64>, cause: ReleaseCause) {
     inner.emit(ModemEvent::CallReleased { index, cause });
 }
 
+/// `AT+CLCC` rows, `None` when the module did not answer them.
+async fn listing(inner: &Inner) -> Option<Vec<CallInfo>> {
+    match inner.run("AT+CLCC").await {
+        Ok(lines) => Some(
+            lines
+                .iter()
+                .filter_map(|l| parse::strip_prefix(l, "+CLCC:"))
+                .filter_map(parse::parse_clcc)
+                .collect(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "AT+CLCC failed");
+            None
+        }
+    }
+}
+
+/// `+CCWA`: find the waiting call's index in `AT+CLCC`, track it, report it.
+async fn call_waiting(inner: &Arc<Inner>, caller: Option<String>) {
+    let before = inner.calls().known();
+    let index = match listing(inner).await {
+        Some(rows) => {
+            let index = rows
+                .iter()
+                .filter(|r| r.status == CallStatus::Waiting)
+                .min_by_key(|r| before.iter().any(|k| k.index == r.index))
+                .map(|r| r.index);
+            apply_listing(
+                inner,
+                &before,
+                &rows,
+                &|_| ReleaseCause::NORMAL_CLEARING,
+                true,
+            );
+            index
+        }
+        None => None,
+    };
+    inner.emit(ModemEvent::CallWaiting { index, caller });
+}
+
+/// A release URC while two calls are tracked: read `AT+CLCC` and report the calls that
+/// are gone (cause `fixed`, else from `AT+CEER`). `false` when fewer than two calls are
+/// tracked or the list could not be read: the caller then releases the current call.
+async fn several_released(inner: &Arc<Inner>, fixed: Option<ReleaseCause>) -> bool {
+    let before = {
+        let t = inner.calls();
+        if t.others.is_empty() {
+            return false;
+        }
+        t.known()
+    };
+    let Some(rows) = listing(inner).await else {
+        return false;
+    };
+    let gone = before
+        .iter()
+        .any(|k| !rows.iter().any(|r| r.index == k.index));
+    if !gone {
+        tracing::debug!("release URC, but every tracked call is still listed");
+        return true;
+    }
+    let cause = match fixed {
+        Some(c) => c,
+        None => query_cause(inner).await,
+    };
+    apply_listing(inner, &before, &rows, &|_| cause, false);
+    true
+}
+
+/// Bring the call tracking in line with an `AT+CLCC` listing.
+///
+/// Calls of `before` (the tracked calls when the listing was asked for) that are not
+/// listed are reported released, once, with `cause(was_connected)`; if the current call
+/// is among them another tracked call takes its place (active, else held, else waiting).
+/// Tracked calls listed active for the first time are reported connected. With `adopt`,
+/// listed calls the backend did not track are tracked from now on (only for listings
+/// read right after the change that made them, never for a poll that may be stale).
+pub(super) fn apply_listing(
+    inner: &Arc<Inner>,
+    before: &[OtherCall],
+    rows: &[CallInfo],
+    cause: &dyn Fn(bool) -> ReleaseCause,
+    adopt: bool,
+) {
+    let listed = |i: CallIndex| rows.iter().find(|r| r.index == i);
+    let rank = |i: CallIndex| match listed(i).map(|r| r.status) {
+        Some(CallStatus::Active) => 0,
+        Some(CallStatus::Held) => 1,
+        _ => 2,
+    };
+    let up = |s: CallStatus| matches!(s, CallStatus::Active | CallStatus::Held);
+    let mut emit = Vec::new();
+    let stop_poller;
+    let mut start = false;
+    {
+        let mut t = inner.calls();
+        for gone in before.iter().filter(|k| listed(k.index).is_none()) {
+            if t.live && t.current == Some(gone.index) {
+                emit.push(ModemEvent::CallReleased {
+                    index: gone.index,
+                    cause: cause(t.connected),
+                });
+                let next = t
+                    .others
+                    .iter()
+                    .filter(|o| listed(o.index).is_some())
+                    .min_by_key(|o| rank(o.index))
+                    .copied();
+                t.others.retain(|o| Some(o.index) != next.map(|n| n.index));
+                match next {
+                    Some(n) => {
+                        t.current = Some(n.index);
+                        t.connected = n.connected;
+                        t.alerted = n.connected;
+                        t.incoming_reported = true;
+                    }
+                    None => {
+                        let rest = std::mem::take(&mut t.others);
+                        t.clear();
+                        t.others = rest;
+                    }
+                }
+            } else if let Some(pos) = t.others.iter().position(|o| o.index == gone.index) {
+                let o = t.others.remove(pos);
+                emit.push(ModemEvent::CallReleased {
+                    index: o.index,
+                    cause: cause(o.connected),
+                });
+            }
+        }
+        // Only calls the listing did not cover are left: one of them becomes current.
+        if !t.live && !t.others.is_empty() {
+            let first = t.others.remove(0);
+            let rest = std::mem::take(&mut t.others);
+            t.begin();
+            t.others = rest;
+            t.current = Some(first.index);
+            t.connected = first.connected;
+            t.alerted = first.connected;
+            t.incoming_reported = true;
+            start = true;
+        }
+        // A call accepted (or resumed) for the first time is connected.
+        let current = t.current.filter(|_| t.live);
+        if let Some(row) = current.and_then(listed) {
+            if row.status == CallStatus::Active && !t.connected {
+                t.connected = true;
+                t.alerted = true;
+                emit.push(ModemEvent::CallConnected { index: row.index });
+            }
+        }
+        for o in t.others.iter_mut() {
+            if listed(o.index).is_some_and(|r| r.status == CallStatus::Active) && !o.connected {
+                o.connected = true;
+                emit.push(ModemEvent::CallConnected { index: o.index });
+            }
+        }
+        if adopt {
+            for row in rows {
+                if t.knows(row.index) {
+                    continue;
+                }
+                if !t.live {
+                    t.begin();
+                    t.current = Some(row.index);
+                    t.incoming_reported = true;
+                    t.connected = up(row.status);
+                    t.alerted = t.connected;
+                    start = true;
+                } else {
+                    t.others.push(OtherCall {
+                        index: row.index,
+                        connected: up(row.status),
+                    });
+                }
+            }
+        }
+        stop_poller = !t.live;
+    }
+    for ev in emit {
+        inner.emit(ev);
+    }
+    if stop_poller {
+        if let Some(p) = lock(&inner.poller).take() {
+            p.abort();
+        }
+    }
+    if start && inner.dialect.call_progress == crate::dialect::CallProgress::ClccPolling {
+        start_poller(inner);
+    }
+}
+
 /// `AT+CEER` after a release: the 24.008 cause, 16 (normal clearing) when unreadable.
 async fn query_cause(inner: &Inner) -> ReleaseCause {
     match inner.run("AT+CEER").await {
@@ -129,9 +330,10 @@ async fn poll_calls(inner: Arc<Inner>, generation: u64) {
     let mine = |t: &CallTrack| t.live && t.generation == generation;
     loop {
         tokio::time::sleep(inner.config.call_poll_interval).await;
-        let (live, index) = {
+        let (live, index, before) = {
             let t = inner.calls();
-            (mine(&t), t.current)
+            let before = (!t.others.is_empty()).then(|| t.known());
+            (mine(&t), t.current, before)
         };
         if !live {
             return;
@@ -152,6 +354,19 @@ async fn poll_calls(inner: Arc<Inner>, generation: u64) {
             .filter_map(|l| parse::strip_prefix(l, "+CLCC:"))
             .filter_map(parse::parse_clcc)
             .collect();
+        if let Some(before) = before {
+            // Two calls: release whichever is gone, connect whichever was accepted.
+            let cause = if before
+                .iter()
+                .any(|k| !rows.iter().any(|r| r.index == k.index))
+            {
+                query_cause(&inner).await
+            } else {
+                ReleaseCause::NORMAL_CLEARING
+            };
+            apply_listing(&inner, &before, &rows, &|_| cause, false);
+            continue;
+        }
         let row = match index {
             Some(i) => rows.iter().find(|r| r.index == i),
             None => rows
@@ -225,6 +440,9 @@ async fn handle_urc(inner: &Arc<Inner>, state: &mut UrcState, urc: Urc) {
         }
         "NO CARRIER" | "NO DIALTONE" => {
             state.ring_deadline = None;
+            if several_released(inner, None).await {
+                return;
+            }
             let generation = {
                 let t = inner.calls();
                 t.live.then_some(t.generation)
@@ -237,11 +455,17 @@ async fn handle_urc(inner: &Arc<Inner>, state: &mut UrcState, urc: Urc) {
         }
         "BUSY" => {
             state.ring_deadline = None;
+            if several_released(inner, Some(ReleaseCause::USER_BUSY)).await {
+                return;
+            }
             released(inner, ReleaseCause::USER_BUSY);
             return;
         }
         "NO ANSWER" => {
             state.ring_deadline = None;
+            if several_released(inner, Some(ReleaseCause::NO_ANSWER)).await {
+                return;
+            }
             released(inner, ReleaseCause::NO_ANSWER);
             return;
         }
@@ -272,6 +496,8 @@ async fn handle_urc(inner: &Arc<Inner>, state: &mut UrcState, urc: Urc) {
     } else if let Some(v) = value("+CLIP:") {
         state.ring_deadline = None;
         report_incoming(inner, parse::parse_clip(v));
+    } else if let Some(v) = value("+CCWA:") {
+        call_waiting(inner, parse::parse_clip(v)).await;
     } else if let Some(v) = value("+CREG:") {
         match parse::parse_creg(v) {
             Some(r) => inner.emit(ModemEvent::RegistrationChanged(r)),

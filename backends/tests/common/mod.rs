@@ -224,6 +224,7 @@ pub fn init_sequence(opts: FakeOptions, first_start: bool) -> Vec<String> {
     match opts.model {
         "Quectel_M35" => v.extend([
             "AT+CLIP=1",
+            "AT+CCWA=1",
             "ATX4",
             "AT+QMOSTAT=1",
             "AT+CREG=2",
@@ -232,12 +233,13 @@ pub fn init_sequence(opts: FakeOptions, first_start: bool) -> Vec<String> {
         ]),
         "UC15" => v.extend([
             "AT+CLIP=1",
+            "AT+CCWA=1",
             "AT+CREG=2",
             "AT+COPS=3,0",
             "AT+QPCMV=0",
             "AT+QPCMV=1,0",
         ]),
-        _ => v.extend(["AT+CLIP=1", "AT+CREG=2", "AT+COPS=3,0"]),
+        _ => v.extend(["AT+CLIP=1", "AT+CCWA=1", "AT+CREG=2", "AT+COPS=3,0"]),
     }
     v.extend(["AT+CSCS=\"GSM\"", "AT+CPIN?"]);
     if opts.model == "Quectel_M35" || opts.model == "UC15" {

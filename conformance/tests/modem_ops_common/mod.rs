@@ -153,6 +153,7 @@ pub async fn next_call_event(rx: &mut ModemEvents) -> ModemEvent {
         if matches!(
             e,
             ModemEvent::IncomingCall { .. }
+                | ModemEvent::CallWaiting { .. }
                 | ModemEvent::CallAlerting { .. }
                 | ModemEvent::CallConnected { .. }
                 | ModemEvent::CallReleased { .. }
@@ -1233,6 +1234,291 @@ async fn rings_line1(b: &mut Bed, caller: &str) {
         matches!(e, ModemEvent::CallReleased { .. })
     })
     .await;
+}
+
+// ---------------------------------------------------------------- call waiting and hold
+
+/// `(index, state)` of line 1's calls in the network, by index.
+fn line1_calls(net: &Network) -> Vec<(u8, CallState)> {
+    let mut v: Vec<_> = net
+        .calls()
+        .iter()
+        .filter(|c| c.line == 1)
+        .map(|c| (c.index, c.state))
+        .collect();
+    v.sort_by_key(|c| c.0);
+    v
+}
+
+/// Line 1 in an answered outgoing call (index 1) to a number that answers.
+async fn outgoing_call_up(b: &mut Bed) {
+    let index = b
+        .modem
+        .dial("5551234")
+        .await
+        .unwrap_or_else(|e| panic!("dial: {e}"));
+    assert_eq!(index, 1);
+    wait_event(&mut b.events, "CallConnected", |e| {
+        *e == ModemEvent::CallConnected { index }
+    })
+    .await;
+    assert_eq!(line1_calls(&b.net), [(1, CallState::Active)]);
+}
+
+/// Line 1 in an answered incoming call (index 1) from `caller`.
+async fn incoming_call_up(b: &mut Bed, caller: &str) {
+    b.net
+        .phone_calls_line(caller, 1)
+        .unwrap_or_else(|e| panic!("{caller}: {e:?}"));
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::IncomingCall {
+            index: None,
+            caller: Some(caller.into())
+        }
+    );
+    assert_eq!(b.modem.answer().await, Ok(()));
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallConnected { index: 1 }
+    );
+    assert_eq!(line1_calls(&b.net), [(1, CallState::Active)]);
+}
+
+/// `caller` calls line 1 while a call is up: `CallWaiting` with its number and index 2.
+async fn second_call_waits(b: &mut Bed, caller: &str) {
+    b.net
+        .phone_calls_line(caller, 1)
+        .unwrap_or_else(|e| panic!("{caller}: {e:?}"));
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallWaiting {
+            index: Some(2),
+            caller: Some(caller.into())
+        }
+    );
+    assert_eq!(
+        line1_calls(&b.net),
+        [(1, CallState::Active), (2, CallState::Waiting)]
+    );
+}
+
+/// Call waiting on an outgoing call (F-6.8.14 to F-6.8.16): the waiting call is
+/// announced with its number; `hold_and_accept` holds the first call and connects the
+/// second; again, it swaps them; `release_active_and_accept` ends the active one and
+/// resumes the held one.
+pub async fn call_waiting_hold_and_swap(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    // The backend switched the `+CCWA` presentation on at init.
+    assert!(
+        b.net.transcript(1).iter().any(|l| l == "-> AT+CCWA=1"),
+        "no AT+CCWA=1 at init"
+    );
+    outgoing_call_up(&mut b).await;
+    let second = "+8613911110001";
+    second_call_waits(&mut b, second).await;
+
+    assert_eq!(b.modem.hold_and_accept().await, Ok(()));
+    assert_eq!(
+        line1_calls(&b.net),
+        [(1, CallState::Held), (2, CallState::Active)]
+    );
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallConnected { index: 2 }
+    );
+    let calls = b.modem.calls().await.unwrap_or_default();
+    let seen: Vec<_> = calls.iter().map(|c| (c.index, c.status)).collect();
+    assert_eq!(seen, [(1, CallStatus::Held), (2, CallStatus::Active)]);
+    assert_eq!(calls[1].number, second);
+
+    // Swap: the first call active again, the second held; no call event.
+    assert_eq!(b.modem.hold_and_accept().await, Ok(()));
+    assert_eq!(
+        line1_calls(&b.net),
+        [(1, CallState::Active), (2, CallState::Held)]
+    );
+    // And back.
+    assert_eq!(b.modem.hold_and_accept().await, Ok(()));
+    assert_eq!(
+        line1_calls(&b.net),
+        [(1, CallState::Held), (2, CallState::Active)]
+    );
+
+    // End the active (second) call, resume the held first one.
+    assert_eq!(b.modem.release_active_and_accept().await, Ok(()));
+    assert_eq!(line1_calls(&b.net), [(1, CallState::Active)]);
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallReleased {
+            index: 2,
+            cause: ReleaseCause::NORMAL_CLEARING
+        }
+    );
+    let entry = format!("line1 MT call from {second}: released by the gateway, cause 16 ");
+    assert!(
+        b.net.event_log().iter().any(|l| l.contains(&entry)),
+        "{:#?}",
+        b.net.event_log()
+    );
+    // The remaining call is still tracked: the far end hanging up releases index 1.
+    b.net
+        .phone_hangs_up("5551234")
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallReleased {
+            index: 1,
+            cause: ReleaseCause::NORMAL_CLEARING
+        }
+    );
+    assert!(line1_calls(&b.net).is_empty());
+    // The line works as before.
+    call_works(&b.modem, &mut b.events).await;
+}
+
+/// `release_active_and_accept` with a waiting call: the active call ends and the waiting
+/// one connects.
+pub async fn call_waiting_release_and_accept(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    let first = "+8613911110011";
+    incoming_call_up(&mut b, first).await;
+    let second = "+8613911110012";
+    second_call_waits(&mut b, second).await;
+    assert_eq!(b.modem.release_active_and_accept().await, Ok(()));
+    assert_eq!(line1_calls(&b.net), [(2, CallState::Active)]);
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallReleased {
+            index: 1,
+            cause: ReleaseCause::NORMAL_CLEARING
+        }
+    );
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallConnected { index: 2 }
+    );
+    let remotes: Vec<_> = b.net.calls().iter().map(|c| c.remote.clone()).collect();
+    assert_eq!(remotes, [second]);
+    assert_eq!(b.modem.hang_up().await, Ok(()));
+    assert!(line1_calls(&b.net).is_empty());
+}
+
+/// `reject_waiting` refuses the waiting call as busy (cause 17) and leaves the active
+/// call alone; a waiting caller who hangs up is released with its own index.
+pub async fn call_waiting_reject(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    incoming_call_up(&mut b, "+8613911110021").await;
+    let second = "+8613911110022";
+    second_call_waits(&mut b, second).await;
+    assert_eq!(b.modem.reject_waiting().await, Ok(()));
+    assert_eq!(line1_calls(&b.net), [(1, CallState::Active)]);
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallReleased {
+            index: 2,
+            cause: ReleaseCause::USER_BUSY
+        }
+    );
+    let entry =
+        format!("line1 MT call from {second}: released by the gateway (AT+CHLD=0), cause 17 ");
+    assert!(
+        b.net.event_log().iter().any(|l| l.contains(&entry)),
+        "{:#?}",
+        b.net.event_log()
+    );
+    // Another caller waits and gives up by hanging up: only that call ends.
+    let third = "+8613911110023";
+    second_call_waits(&mut b, third).await;
+    b.net
+        .phone_hangs_up(third)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallReleased {
+            index: 2,
+            cause: ReleaseCause::NORMAL_CLEARING
+        }
+    );
+    assert_eq!(line1_calls(&b.net), [(1, CallState::Active)]);
+    // Nothing to reject any more: the module refuses, the call stays.
+    assert!(b.modem.reject_waiting().await.is_err());
+    assert_eq!(line1_calls(&b.net), [(1, CallState::Active)]);
+    assert_eq!(b.modem.hang_up().await, Ok(()));
+    assert!(line1_calls(&b.net).is_empty());
+}
+
+/// The accepted second caller hangs up while the first call is held (F-6.8.14): the
+/// release carries the second call's index, and `hold_and_accept` resumes the held call.
+pub async fn call_waiting_held_call_resumes(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    outgoing_call_up(&mut b).await;
+    let second = "+8613911110031";
+    second_call_waits(&mut b, second).await;
+    assert_eq!(b.modem.hold_and_accept().await, Ok(()));
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallConnected { index: 2 }
+    );
+    b.net
+        .phone_hangs_up(second)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallReleased {
+            index: 2,
+            cause: ReleaseCause::NORMAL_CLEARING
+        }
+    );
+    assert_eq!(line1_calls(&b.net), [(1, CallState::Held)]);
+    assert_eq!(b.modem.hold_and_accept().await, Ok(()));
+    assert_eq!(line1_calls(&b.net), [(1, CallState::Active)]);
+    // Resuming a call that was connected before is no new connection.
+    no_event(&mut b.events, Duration::from_secs(2), "call event", |e| {
+        matches!(
+            e,
+            ModemEvent::CallConnected { .. } | ModemEvent::CallReleased { .. }
+        )
+    })
+    .await;
+    b.net
+        .phone_hangs_up("5551234")
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        next_call_event(&mut b.events).await,
+        ModemEvent::CallReleased {
+            index: 1,
+            cause: ReleaseCause::NORMAL_CLEARING
+        }
+    );
+}
+
+/// `set_call_waiting(false)` (F-6.8.13): a second caller gets busy and nothing is
+/// announced; `set_call_waiting(true)`: the next one waits again.
+pub async fn call_waiting_disabled(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    assert_eq!(b.modem.set_call_waiting(false).await, Ok(()));
+    assert_eq!(b.net.sim(1).map(|s| s.call_waiting), Some(false));
+    assert!(
+        b.net.transcript(1).iter().any(|l| l == "-> AT+CCWA=1,0"),
+        "no AT+CCWA=1,0"
+    );
+    outgoing_call_up(&mut b).await;
+    assert_eq!(
+        b.net.phone_calls_line("+8613911110041", 1),
+        Err(SimError::LineBusy(1))
+    );
+    no_event(&mut b.events, Duration::from_secs(2), "CallWaiting", |e| {
+        matches!(e, ModemEvent::CallWaiting { .. })
+    })
+    .await;
+    assert_eq!(line1_calls(&b.net), [(1, CallState::Active)]);
+
+    assert_eq!(b.modem.set_call_waiting(true).await, Ok(()));
+    assert_eq!(b.net.sim(1).map(|s| s.call_waiting), Some(true));
+    second_call_waits(&mut b, "+8613911110042").await;
+    assert_eq!(b.modem.hang_up().await, Ok(()));
+    assert!(line1_calls(&b.net).is_empty());
 }
 
 // ---------------------------------------------------------------- module management
