@@ -179,6 +179,8 @@ pub struct InboundCall {
     pub accounted: bool,
     /// The GSM call was answered before the INVITE (two-stage dialling).
     pub pre_answered: bool,
+    /// Module index of the GSM call, when reported.
+    pub gsm_index: Option<CallIndex>,
 }
 
 /// re-INVITE state of a GSM -> SIP dialog.

@@ -479,6 +479,14 @@ fn spawn_line(
                 ModemCommand::Reset => modem.reset().await.map(|()| None),
                 ModemCommand::ScanCells => Ok(None),
                 ModemCommand::EnterPin(pin) => modem.enter_pin(pin, None).await.map(|()| None),
+                ModemCommand::SetCallWaiting(on) => {
+                    modem.set_call_waiting(*on).await.map(|()| None)
+                }
+                ModemCommand::HoldAndAccept => modem.hold_and_accept().await.map(|()| None),
+                ModemCommand::ReleaseActiveAndAccept => {
+                    modem.release_active_and_accept().await.map(|()| None)
+                }
+                ModemCommand::RejectWaiting => modem.reject_waiting().await.map(|()| None),
             };
             if inputs
                 .send(Input::Result {
@@ -564,6 +572,7 @@ fn tone_overlay(
         crate::gateway::CallTone::Dial => (ToneKind::Dial, "dial"),
         crate::gateway::CallTone::Ringback => (ToneKind::Ringback, "ringback"),
         crate::gateway::CallTone::Busy => (ToneKind::Busy, "busy"),
+        crate::gateway::CallTone::Waiting => (ToneKind::Prompt, "prompt"),
     };
     let spec = match tuning.custom_tones.get(key) {
         Some(spec) => spec.clone(),

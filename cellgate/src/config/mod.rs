@@ -57,6 +57,11 @@ pub enum ConfigError {
 pub struct SipSection {
     /// Local address to bind, e.g. `0.0.0.0:5060`.
     pub listen: SocketAddr,
+    /// F-6.3.19 (per_line mode): the one `[[sip.account]]` (of line 1) is copied to every
+    /// other `[[line]]`, with its auth ID, phone number and display name counted up by
+    /// the line number (`1001` on line 1 gives `1003` on line 3).
+    #[serde(default)]
+    pub auto_configure: bool,
     /// Address peers reach us at (Via, Contact, SDP). Defaults to `listen` when that is
     /// a concrete address.
     pub public_addr: Option<SocketAddr>,
@@ -798,6 +803,7 @@ impl Config {
         };
         let mut config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.expand_auto_configure().map_err(invalid)?;
         if !(300..=699).contains(&config.sip.no_line_status) {
             return Err(invalid(format!(
                 "sip.no_line_status = {}: must be a SIP failure status (300-699)",
@@ -847,6 +853,49 @@ impl Config {
         } else {
             self.base_dir.join(path)
         }
+    }
+
+    /// F-6.3.19: fills in the accounts of lines 2..N from line 1's.
+    fn expand_auto_configure(&mut self) -> Result<(), String> {
+        if !self.sip.auto_configure {
+            return Ok(());
+        }
+        if self.sip.mode != SipMode::PerLine || self.sip.accounts.len() != 1 {
+            return Err(
+                "sip.auto_configure needs sip.mode = \"per_line\" and exactly one [[sip.account]] (line 1's)"
+                    .into(),
+            );
+        }
+        let first = self.sip.accounts[0].clone();
+        let base = first.line.unwrap_or(1);
+        let Some(max) = self.lines.iter().map(|l| l.id).max() else {
+            return Ok(());
+        };
+        let count = usize::from(max.saturating_sub(base)) + 1;
+        let counted = |what: &str, value: &str| -> Result<Vec<String>, String> {
+            cellgate_policy::routing::auto_configure(value, count)
+                .map_err(|e| format!("sip.auto_configure: account {what} {value:?}: {e}"))
+        };
+        let auth_ids = counted("auth_id", &first.auth_id)?;
+        let numbers = match &first.phone_number {
+            Some(n) => Some(counted("phone_number", n)?),
+            None => None,
+        };
+        // A display name without a number at its end is copied as it is.
+        let names = first.display_name.as_ref().map(|n| {
+            cellgate_policy::routing::auto_configure(n, count)
+                .unwrap_or_else(|_| vec![n.clone(); count])
+        });
+        for line in self.lines.iter().map(|l| l.id).filter(|&id| id > base) {
+            let k = usize::from(line - base);
+            let mut account = first.clone();
+            account.line = Some(line);
+            account.auth_id = auth_ids[k].clone();
+            account.phone_number = numbers.as_ref().map(|n| n[k].clone());
+            account.display_name = names.as_ref().map(|n| n[k].clone());
+            self.sip.accounts.push(account);
+        }
+        Ok(())
     }
 
     fn check_sip(&self) -> Result<(), String> {

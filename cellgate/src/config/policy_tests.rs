@@ -468,3 +468,32 @@ fn routing_keywords_and_storage_paths() {
     let err = refused(&format!("{SIP}[routing]\ntwo_stage_numbers = [\"a@b\"]\n"));
     assert!(err.contains("routing.two_stage_numbers[0]"), "{err}");
 }
+
+#[test]
+fn auto_configure_copies_line_1_account_counting_up_f_6_3_19() {
+    let text = format!(
+        "[sip]\nlisten = \"192.0.2.1:5060\"\nmode = \"per_line\"\nauto_configure = true\n\
+         [[sip.account]]\nline = 1\nauth_id = \"1001\"\npassword = \"pw\"\nphone_number = \"8001\"\n\
+         display_name = \"GoIP-01\"\nregistrar = \"192.0.2.9:5060\"\n{}{}{}",
+        line(1, ""),
+        line(2, ""),
+        line(3, "")
+    );
+    let g = parse(&text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .gateway_config();
+    assert_eq!(g.registrations.len(), 3);
+    let third = &g.registrations[2];
+    assert_eq!(third.label, "line 3");
+    assert_eq!(third.account.auth_id, "1003");
+    assert_eq!(third.account.phone_number.as_deref(), Some("8003"));
+    assert_eq!(third.account.display_name.as_deref(), Some("GoIP-03"));
+    assert_eq!(third.lines, [LineId(3)]);
+    // Only in per-line mode with one account.
+    let single = format!(
+        "[sip]\nlisten = \"192.0.2.1:5060\"\nauto_configure = true\n\
+         [[sip.account]]\nauth_id = \"1001\"\npassword = \"pw\"\nregistrar = \"192.0.2.9:5060\"\n{}",
+        line(1, "")
+    );
+    assert!(refused(&single).contains("sip.auto_configure"));
+}

@@ -50,6 +50,7 @@ impl Gateway {
             if self.collect_from_sip(now, id, d) {
                 return;
             }
+            self.call_waiting_key(line, d);
         }
         match digit {
             Some(digit) if gsm_up => {

@@ -82,6 +82,9 @@ impl Gateway {
             BcchMode::Fixed(arfcn) => self.modem(line, ModemCommand::LockCell(Some(*arfcn))),
             BcchMode::Rotation(_) => self.modem(line, ModemCommand::ScanCells),
         }
+        if policy.call_waiting != super::CallWaiting::Disabled {
+            self.modem(line, ModemCommand::SetCallWaiting(true));
+        }
         for setting in policy.forwarding.commands() {
             self.modem(line, ModemCommand::SetForwarding(setting));
         }

@@ -193,6 +193,7 @@ impl Gateway {
                 answered: None,
                 accounted: false,
                 pre_answered: false,
+                gsm_index: self.ringing_index.remove(&line),
             },
         );
     }

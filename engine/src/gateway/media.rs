@@ -155,7 +155,9 @@ impl Gateway {
                 }
             }
             MediaEvent::DigitFromSip(digit) => {
-                self.collect_from_sip(now, call, digit);
+                if !self.collect_from_sip(now, call, digit) {
+                    self.call_waiting_key(line, digit);
+                }
             }
             MediaEvent::DigitFromGsm(digit) => {
                 self.collect_from_gsm(now, line, digit);

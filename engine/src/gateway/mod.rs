@@ -28,6 +28,7 @@
 
 mod accounting;
 mod admission;
+mod call_waiting;
 mod client_transactions;
 mod clock;
 mod collect;
@@ -114,6 +115,8 @@ pub struct Gateway {
     collecting: BTreeMap<CallRef, collect::InboundCollect>,
     management: gsm_management::ManagementState,
     started_at: Option<Instant>,
+    second_calls: BTreeMap<LineId, call_waiting::SecondCall>,
+    ringing_index: BTreeMap<LineId, cellgate_hal::CallIndex>,
 }
 
 impl Gateway {
@@ -159,6 +162,8 @@ impl Gateway {
             collecting: BTreeMap::new(),
             management: Default::default(),
             started_at: None,
+            second_calls: BTreeMap::new(),
+            ringing_index: BTreeMap::new(),
             registrar,
             media: BTreeMap::new(),
             registrations,
@@ -290,6 +295,7 @@ impl Gateway {
                 self.gsm_leg_deadline(),
                 self.policy_deadline(),
                 self.collect_deadline(),
+                self.call_waiting_deadline(),
             ])
             .chain([self.responses.poll_timeout()])
             .chain(regs)
@@ -464,9 +470,23 @@ impl Gateway {
         match event {
             ModemEvent::CallAlerting { index } => self.gsm_alerting(now, line, index),
             ModemEvent::CallConnected { index } => self.gsm_connected(now, line, index),
-            ModemEvent::CallReleased { cause, .. } => self.gsm_released(now, line, cause),
+            ModemEvent::CallReleased { cause, index } => {
+                if !self.second_call_released(line, index) {
+                    self.forget_second_call(line);
+                    self.gsm_released(now, line, cause)
+                }
+            }
+            ModemEvent::CallWaiting { index, caller } => {
+                self.call_waiting(now, line, index, caller)
+            }
             ModemEvent::DtmfReceived { digit } => self.dtmf_from_gsm(now, line, digit),
-            ModemEvent::IncomingCall { caller, .. } => self.incoming_gsm_call(now, line, caller),
+            ModemEvent::IncomingCall { caller, index } => {
+                if let Some(index) = index {
+                    self.ringing_index.insert(line, index);
+                }
+                self.incoming_gsm_call(now, line, caller);
+                self.ringing_index.remove(&line);
+            }
             ModemEvent::RegistrationChanged(reg) => {
                 if let Some(state) = self.lines.get_mut(line) {
                     state.gsm_registered = reg.state.is_registered();
@@ -554,6 +574,20 @@ impl Gateway {
                 warn!(%line, error = %e, "the SIM refused the configured PIN (F-6.10.6): not retried")
             }
             (ModemCommand::EnterPin(_), Ok(_)) => info!(%line, "SIM unlocked"),
+            (
+                ModemCommand::SetCallWaiting(_)
+                | ModemCommand::HoldAndAccept
+                | ModemCommand::ReleaseActiveAndAccept
+                | ModemCommand::RejectWaiting,
+                Err(e),
+            ) => warn!(%line, ?command, error = %e, "call-waiting command failed"),
+            (
+                ModemCommand::SetCallWaiting(_)
+                | ModemCommand::HoldAndAccept
+                | ModemCommand::ReleaseActiveAndAccept
+                | ModemCommand::RejectWaiting,
+                Ok(_),
+            ) => {}
             (ModemCommand::WriteImei(imei), Ok(_)) => {
                 info!(%line, %imei, "IMEI written");
                 if let Some(state) = self.lines.get_mut(line) {
@@ -610,6 +644,7 @@ impl Gateway {
         self.inbound_reinvite_timeouts(now);
         self.outbound_timeouts(now);
         self.collect_timeouts(now);
+        self.call_waiting_timeouts(now);
         self.policy_timeouts(now);
         self.reap();
         self.after_line_changes(now);
@@ -623,6 +658,10 @@ impl Gateway {
 
     /// Asks the shell to hang up the module of `line` for call `id`.
     fn hang_up(&mut self, line: LineId, id: CallRef) {
+        if self.forget_second_call(line) {
+            // The held or waiting second call goes too.
+            self.modem(line, ModemCommand::RejectWaiting);
+        }
         self.output.push_back(Output::Modem {
             line,
             call: Some(id),

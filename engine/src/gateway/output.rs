@@ -51,6 +51,8 @@ pub enum CallTone {
     Ringback,
     /// Busy / refused.
     Busy,
+    /// A second call is waiting (the standard's prompt tone).
+    Waiting,
 }
 
 /// A module operation the shell must run on a line.
@@ -80,6 +82,14 @@ pub enum ModemCommand {
     ScanCells,
     /// Unlock the SIM with its PIN (F-6.10.6).
     EnterPin(String),
+    /// Call-waiting service of the SIM on or off (F-6.8.13).
+    SetCallWaiting(bool),
+    /// Hold the active call, take the waiting or held one (`AT+CHLD=2`).
+    HoldAndAccept,
+    /// End the active call, take the waiting or held one (`AT+CHLD=1`).
+    ReleaseActiveAndAccept,
+    /// Reject the waiting call as busy (`AT+CHLD=0`).
+    RejectWaiting,
 }
 
 /// What the shell must do next.
