@@ -48,15 +48,18 @@ pub(super) struct SecondCall {
 
 impl Gateway {
     /// The SIP call bridged to `line` and the module index of its GSM call, when the line
-    /// is in a call.
+    /// is in conversation.
     fn call_on_line(&self, line: LineId) -> Option<(CallRef, Option<CallIndex>)> {
+        // Only a call in conversation: while the first call is still being set up the
+        // second one is refused.
         if let Some(id) = self.active_call_on(line) {
             let call = self.calls.get(&id)?;
-            return Some((id, call.gsm_index));
+            return (call.phase == crate::call::CallPhase::Connected)
+                .then_some((id, call.gsm_index));
         }
         let id = self.inbound_on(line)?;
         let call = self.inbound.get(&id)?;
-        Some((id, call.gsm_index))
+        (call.phase == crate::call::InboundPhase::Connected).then_some((id, call.gsm_index))
     }
 
     /// `+CCWA` on `line`: a second caller.
