@@ -296,3 +296,57 @@ fn per_group_mode_registers_one_account_per_group_and_a_wrong_password_does_not(
     );
     assert!(!kamailio.has_binding("gw-line1", addr));
 }
+
+#[test]
+fn a_line_whose_minutes_are_used_up_unregisters_its_account_f_6_10_3() {
+    if !kamailio_available() || !tool_available("sipp", "-v", "sip-tester") {
+        return;
+    }
+    let dir = scratch_dir("kamailio-limit-pause");
+    let kamailio = Kamailio::start(&dir, free_udp_port(), "MD5");
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_udp_port())
+        .parse()
+        .expect("address");
+    let registrar = format!("127.0.0.1:{}", kamailio.port);
+    // Line 1 may talk 1 minute, and every call is charged 600 s more (F-6.10.17): one
+    // short call uses it up. Line 2 has no limit.
+    let rest = format!(
+        "[[sip.account]]\nline = 1\nauth_id = \"gw-line1\"\npassword = \"line1-secret\"\nregistrar = \"{registrar}\"\nexpires = 60\n\n\
+         [[sip.account]]\nline = 2\nauth_id = \"gw-line2\"\npassword = \"line2-secret\"\nregistrar = \"{registrar}\"\nexpires = 60\n\n\
+         [[line]]\nid = 1\ndevice = \"/dev/null\"\n\n[line.sim]\nminutes = \"1\"\ncorrection_secs = 600\n\n\
+         [[line]]\nid = 2\ndevice = \"/dev/null\"\n"
+    );
+    // SIPp calls from loopback.
+    let config = gateway_config(addr, "per_line", &rest).replace(
+        "mode = \"per_line\"\n",
+        "mode = \"per_line\"\ntrusted_sources = [\"127.0.0.1\"]\n",
+    );
+    let gateway = RunningGateway::start(&dir, addr, &config, 2);
+    assert!(
+        wait_until(Duration::from_secs(15), || kamailio
+            .has_binding("gw-line1", addr)
+            && kamailio.has_binding("gw-line2", addr)),
+        "not every line registered\n{}",
+        report(&gateway, &[&kamailio])
+    );
+    // One short call; round robin puts it on line 1.
+    assert_eq!(
+        gateway.sipp(
+            &dir,
+            free_udp_port(),
+            &["-sn", "uac", "-s", "5551234", "-d", "500"]
+        ),
+        0
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || !kamailio
+            .has_binding("gw-line1", addr)),
+        "line 1's account still registered\n{}",
+        report(&gateway, &[&kamailio])
+    );
+    assert!(
+        kamailio.has_binding("gw-line2", addr),
+        "line 2 keeps its registration\n{}",
+        report(&gateway, &[&kamailio])
+    );
+}
