@@ -5,6 +5,7 @@
 //! plays the SIP peer through an in-memory transport and records every message with its
 //! virtual time, so flows can be asserted and snapshotted byte-for-byte.
 
+pub mod signal;
 pub mod sip_peer;
 
 pub use sip_peer::{FlowEntry, SipPeer, TestBed, GATEWAY, PEER};

@@ -17,30 +17,9 @@ use tokio::time::Instant;
 
 const NUMBER: &str = "5551234";
 
-/// SNR in dB of `x` against its least-squares fit `a sin + b cos + c` at `freq`.
+/// SNR in dB of `x` against its least-squares fit at `freq`.
 fn snr_db(x: &[i16], freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / 8_000.0;
-    let (mut ss, mut cc, mut sc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for (n, &v) in x.iter().enumerate() {
-        let (s, c) = (w * n as f64).sin_cos();
-        let v = f64::from(v);
-        ss += s * s;
-        cc += c * c;
-        sc += s * c;
-        xs += v * s;
-        xc += v * c;
-    }
-    let det = ss * cc - sc * sc;
-    let a = (xs * cc - xc * sc) / det;
-    let b = (xc * ss - xs * sc) / det;
-    let (mut sig, mut err) = (0.0, 0.0);
-    for (n, &v) in x.iter().enumerate() {
-        let (s, c) = (w * n as f64).sin_cos();
-        let fit = a * s + b * c;
-        sig += fit * fit;
-        err += (f64::from(v) - fit).powi(2);
-    }
-    10.0 * (sig / err.max(1e-9)).log10()
+    cellgate_conformance::signal::tone_snr_db(x, freq)
 }
 
 /// Worst SNR over 500 ms windows (so a stall or a gap shows).

@@ -10,6 +10,7 @@ mod routing_common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use cellgate_conformance::signal::tone_snr_db;
 use cellgate_conformance::{FlowEntry, TestBed, PEER};
 use cellgate_engine::gateway::CidMode;
 use cellgate_policy::routing::{
@@ -261,32 +262,6 @@ async fn inbound_password_then_forward_f_6_9_2() {
         .first_line()
         .starts_with(&format!("INVITE sip:101@{PEER}")));
     bed.stop().await;
-}
-
-/// Level in dB of `freq` in `x` relative to the rest (least-squares fit).
-fn tone_snr_db(x: &[i16], freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / 8_000.0;
-    let (mut ss, mut cc, mut sc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for (n, &v) in x.iter().enumerate() {
-        let (s, c) = (w * n as f64).sin_cos();
-        let v = f64::from(v);
-        ss += s * s;
-        cc += c * c;
-        sc += s * c;
-        xs += v * s;
-        xc += v * c;
-    }
-    let det = ss * cc - sc * sc;
-    let a = (xs * cc - xc * sc) / det;
-    let b = (xc * ss - xs * sc) / det;
-    let (mut sig, mut err) = (0.0, 0.0);
-    for (n, &v) in x.iter().enumerate() {
-        let (s, c) = (w * n as f64).sin_cos();
-        let fit = a * s + b * c;
-        sig += fit * fit;
-        err += (f64::from(v) - fit).powi(2);
-    }
-    10.0 * (sig / err.max(1e-9)).log10()
 }
 
 #[tokio::test(start_paused = true)]

@@ -14,7 +14,6 @@ use super::{CallTone, ForwardTarget, Gateway, ModemCommand, Output};
 use crate::call::{CallPhase, CallRef, GsmLeg, OutboundCall};
 use crate::sip::message::{CoreHeaders, Request};
 use crate::sip::sdp::{self, AcceptedOffer};
-use crate::sip::uas::InviteServer;
 
 /// Longest entry accepted (a number or a password).
 const MAX_DIGITS: usize = 32;
@@ -102,18 +101,8 @@ impl Gateway {
         requested: String,
     ) {
         let id = self.next_call_ref();
-        let local_cseq = self.ids.number() % 10_000;
         let caller = super::messages::user_of(&core.from.uri.uri).unwrap_or_default();
-        let mut sip = InviteServer::new(
-            request,
-            core,
-            self.ids.tag(),
-            source,
-            self.config.timers,
-            local_cseq,
-        );
-        let trying = sip.respond(now, 100, None, None);
-        self.transmit(source, trying);
+        let mut sip = self.open_invite_server(now, source, request, core);
         let session = self.ids.number();
         let body = sdp::answer(&offer, self.config.public_addr.ip(), media_port, session);
         let ok = sip.respond(
@@ -318,24 +307,12 @@ impl Gateway {
             return self.release_collecting_call(now, id);
         };
         info!(call = id.0, %line, %number, "two-stage: dialling");
-        let leg = self.new_gsm_leg(now, line, caller, digits.clone(), None, false);
-        if let Some(call) = self.calls.get_mut(&id) {
-            call.number = number.clone();
-            call.gsm = GsmLeg {
-                two_stage: true,
-                ..leg
-            };
-            call.gsm_done = false;
-            call.phase = CallPhase::Dialing;
-            call.started = now;
-        }
-        self.mark_dialing(line, &number);
-        self.output.push_back(Output::Modem {
-            line,
-            call: Some(id),
-            command: ModemCommand::Dial(number),
-        });
-        self.note_call_placed(now, line, &digits, false);
+        let leg = self.new_gsm_leg(now, line, caller, digits, None, false);
+        let leg = GsmLeg {
+            two_stage: true,
+            ..leg
+        };
+        self.dial_for_call(now, id, line, number, leg);
     }
 
     /// The GSM caller finished an entry.

@@ -140,6 +140,22 @@ impl Gateway {
         let mut leg =
             self.new_gsm_leg(now, line, caller, requested.clone(), then_dtmf, from_memory);
         leg.redials_left = redials.saturating_sub(1);
+        self.dial_for_call(now, id, line, number, leg);
+        true
+    }
+
+    /// Dials `number` on `line` for the existing SIP call `id` (a redial, or the second
+    /// stage), with `leg` as its new GSM-leg bookkeeping.
+    pub(super) fn dial_for_call(
+        &mut self,
+        now: Instant,
+        id: CallRef,
+        line: LineId,
+        number: String,
+        leg: GsmLeg,
+    ) {
+        let requested = leg.requested.clone();
+        let from_memory = leg.from_memory;
         if let Some(call) = self.calls.get_mut(&id) {
             call.line = line;
             call.number = number.clone();
@@ -156,7 +172,6 @@ impl Gateway {
             command: ModemCommand::Dial(number),
         });
         self.note_call_placed(now, line, &requested, from_memory);
-        true
     }
 
     /// Policy timers of GSM legs (checked on every timeout).

@@ -150,17 +150,7 @@ impl Gateway {
         };
         let requested = request.uri_user().unwrap_or_default().to_owned();
         let id = self.next_call_ref();
-        let local_cseq = self.ids.number() % 10_000;
-        let mut sip = InviteServer::new(
-            request,
-            core,
-            self.ids.tag(),
-            source,
-            self.config.timers,
-            local_cseq,
-        );
-        let trying = sip.respond(now, 100, None, None);
-        self.transmit(source, trying);
+        let mut sip = self.open_invite_server(now, source, request, core);
         let session = self.ids.number();
         let early = match self.config.ringback {
             RingbackMode::OnAlerting => None,
@@ -207,6 +197,28 @@ impl Gateway {
                 gsm,
             },
         );
+    }
+
+    /// The server transaction of an accepted INVITE, with `100 Trying` sent.
+    pub(super) fn open_invite_server(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        request: Request,
+        core: CoreHeaders,
+    ) -> InviteServer {
+        let local_cseq = self.ids.number() % 10_000;
+        let mut sip = InviteServer::new(
+            request,
+            core,
+            self.ids.tag(),
+            source,
+            self.config.timers,
+            local_cseq,
+        );
+        let trying = sip.respond(now, 100, None, None);
+        self.transmit(source, trying);
+        sip
     }
 
     /// Answers an INVITE with the final failure `code` (and `extra` headers) and keeps
