@@ -25,6 +25,16 @@
 //! | `keepalive` | periodic keep-alives (F-6.4.12) |
 //! | `media` | RTP ports, media start/stop of calls, DTMF to and from the bridge, RTP timeout |
 //! | `headers`, `numbers` | header values the gateway writes; dialable numbers |
+//! | `line_policy` | per-line settings (§6.6 to §6.15) and gateway-wide routing settings |
+//! | `outbound_route` | which line takes a VoIP call and what it dials (prefixes, 603, auth, dial rules, limits, memory, rest) |
+//! | `outbound_policy` | GSM-leg timers (no ring, dial timeout, call maximum, `M1:` DTMF), auto redial |
+//! | `inbound_route` | where a GSM call goes (reject, forward, caller map, two-stage), CID rules |
+//! | `collect` | digit entry: two-stage numbers and passwords, with the dial tone |
+//! | `call_waiting` | a second GSM call on a line (F-6.8.13 to 16) |
+//! | `accounting` | CDR, SIM usage, run policy, rotation and balance report at the end of a call; locks and paused accounts |
+//! | `gsm_management` | module set-up (forwarding, IMEI, operator, cell), power, schedules, group mode |
+//! | `status` | the status rows and header of manual §5.2 |
+//! | `clock` | the network's local time |
 
 mod accounting;
 mod admission;
