@@ -128,6 +128,34 @@ pub fn parse_creg(value: &str) -> Option<Registration> {
     })
 }
 
+/// `+CGREG:` value in read form (`<n>,<stat>[,...]`) or URC form (`<stat>[,...]`) ->
+/// whether the module is registered on the packet-switched network (`<stat>` 1 home or
+/// 5 roaming; 3GPP TS 27.007 §10.1.20). Other `<stat>` values (0 not registered, 2
+/// searching, 3 denied, 4 unknown, 6.. SMS-only and emergency forms) are "not
+/// registered"; `None` when the stat is not a number.
+pub fn parse_cgreg(value: &str) -> Option<bool> {
+    let fields = split_fields(value);
+    let read_form = fields
+        .get(1)
+        .is_some_and(|f| !f.quoted && f.num::<u8>().is_some());
+    let stat = if read_form {
+        fields.get(1)
+    } else {
+        fields.first()
+    };
+    let stat: u8 = stat?.num()?;
+    Some(matches!(stat, 1 | 5))
+}
+
+/// `+CGATT: <state>` value -> attached (1) or detached (0) (3GPP TS 27.007 §10.1.9).
+pub fn parse_cgatt(value: &str) -> Option<bool> {
+    match split_fields(value).first()?.num::<u8>()? {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    }
+}
+
 /// `+CSQ: <rssi>,<ber>` value.
 pub fn parse_csq(value: &str) -> Option<SignalQuality> {
     let f = split_fields(value);
@@ -432,6 +460,23 @@ mod tests {
         );
         assert_eq!(parse_creg("x"), None);
         assert_eq!(parse_creg("2,9"), None);
+    }
+
+    #[test]
+    fn gprs_registration_and_attach() {
+        assert_eq!(parse_cgreg("0,1"), Some(true));
+        assert_eq!(parse_cgreg("2,5,\"1A2B\",\"00C4\""), Some(true));
+        assert_eq!(parse_cgreg("0,0"), Some(false));
+        assert_eq!(parse_cgreg("0,2"), Some(false));
+        assert_eq!(parse_cgreg("1"), Some(true));
+        assert_eq!(parse_cgreg("3"), Some(false));
+        assert_eq!(parse_cgreg("5,\"1A2B\",\"00C4\""), Some(true));
+        assert_eq!(parse_cgreg("x"), None);
+        assert_eq!(parse_cgreg(""), None);
+        assert_eq!(parse_cgatt("1"), Some(true));
+        assert_eq!(parse_cgatt(" 0"), Some(false));
+        assert_eq!(parse_cgatt("2"), None);
+        assert_eq!(parse_cgatt(""), None);
     }
 
     #[test]

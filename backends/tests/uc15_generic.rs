@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cellgate_hal::{AccessTech, HalError, ModemEvent, ModemHal, ReleaseCause};
+use cellgate_hal::{AccessTech, GprsStatus, HalError, ModemEvent, ModemHal, ReleaseCause};
 use common::*;
 use tokio::time::Instant;
 
@@ -318,4 +318,95 @@ async fn generic_call_waiting_and_hold() {
             cause: ReleaseCause::NORMAL_CLEARING
         }
     );
+}
+
+/// Generic 27.007 module: `set_clir` is `AT+CLIR=1|0`, `set_gprs_attached` is
+/// `AT+CGATT=1|0`, `gprs_status` reads `AT+CGREG?` and `AT+CGATT?`.
+#[tokio::test(start_paused = true)]
+async fn generic_clir_and_gprs() {
+    let attached = Arc::new(Mutex::new(false));
+    let state = attached.clone();
+    let (modem, fake, _ev) = start(
+        GENERIC,
+        Box::new(move |l| {
+            let mut on = state.lock().unwrap_or_else(|e| e.into_inner());
+            Some(match l {
+                "AT+CGATT=1" | "AT+CGATT=0" => {
+                    *on = l.ends_with('1');
+                    ok_with(&[])
+                }
+                "AT+CGATT?" => ok_with(&[if *on { "+CGATT: 1" } else { "+CGATT: 0" }]),
+                "AT+CGREG?" => ok_with(&[if *on { "+CGREG: 0,5" } else { "+CGREG: 0,0" }]),
+                _ => return None,
+            })
+        }),
+    )
+    .await;
+    assert_eq!(modem.set_clir(true).await, Ok(()));
+    assert_eq!(modem.set_clir(false).await, Ok(()));
+    let off = GprsStatus {
+        registered: false,
+        attached: false,
+    };
+    assert_eq!(modem.gprs_status().await, Ok(off));
+    assert_eq!(modem.set_gprs_attached(true).await, Ok(()));
+    assert_eq!(
+        modem.gprs_status().await,
+        Ok(GprsStatus {
+            registered: true,
+            attached: true
+        })
+    );
+    assert_eq!(modem.set_gprs_attached(false).await, Ok(()));
+    assert_eq!(modem.gprs_status().await, Ok(off));
+    assert_eq!(
+        fake.log(),
+        [
+            "AT+CLIR=1",
+            "AT+CLIR=0",
+            "AT+CGREG?",
+            "AT+CGATT?",
+            "AT+CGATT=1",
+            "AT+CGREG?",
+            "AT+CGATT?",
+            "AT+CGATT=0",
+            "AT+CGREG?",
+            "AT+CGATT?",
+        ]
+    );
+}
+
+/// A refused attach comes back typed; an unreadable status is a protocol error, not a
+/// panic; a slow attach (60 s) is waited for.
+#[tokio::test(start_paused = true)]
+async fn gprs_refusals_and_slow_attach() {
+    let (modem, fake, _ev) = start(
+        UC15,
+        Box::new(|l| {
+            Some(match l {
+                "AT+CGATT=1" => "\r\n+CME ERROR: 30\r\n".into(),
+                // Answered later by the test.
+                "AT+CGATT=0" => String::new(),
+                "AT+CGREG?" => ok_with(&["+CGREG: ?"]),
+                "AT+CGATT?" => ok_with(&["+CGATT: 0"]),
+                _ => return None,
+            })
+        }),
+    )
+    .await;
+    assert_eq!(
+        modem.set_gprs_attached(true).await,
+        Err(HalError::Cme { code: 30 })
+    );
+    assert!(matches!(
+        modem.gprs_status().await,
+        Err(HalError::Protocol(_))
+    ));
+    let started = Instant::now();
+    let (result, ()) = tokio::join!(modem.set_gprs_attached(false), async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        fake.send("\r\nOK\r\n");
+    });
+    assert_eq!(result, Ok(()));
+    assert!(started.elapsed() >= Duration::from_secs(60));
 }

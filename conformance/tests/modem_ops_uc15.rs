@@ -52,4 +52,6 @@ both_transports!(
     call_waiting_held_call_resumes,
     call_waiting_disabled,
     write_imei_and_reset,
+    clir_withholds_caller_id,
+    gprs_attach,
 );

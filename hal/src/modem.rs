@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use crate::error::HalResult;
 use crate::events::ModemEvents;
 use crate::types::{
-    CallForwarding, CallIndex, CallInfo, CellInfo, DtmfDigit, ForwardReason, ModemIdentity,
-    ModuleKind, Operator, OperatorSelection, OutgoingPdu, PowerMode, Registration, SignalQuality,
-    SimState, SmsFilter, SmsIndex, StoredSms, UssdResponse,
+    CallForwarding, CallIndex, CallInfo, CellInfo, DtmfDigit, ForwardReason, GprsStatus,
+    ModemIdentity, ModuleKind, Operator, OperatorSelection, OutgoingPdu, PowerMode, Registration,
+    SignalQuality, SimState, SmsFilter, SmsIndex, StoredSms, UssdResponse,
 };
 
 /// One GSM/UMTS module with its SIM, seen through module operations and events.
@@ -106,6 +106,21 @@ pub trait ModemHal: Send + Sync {
     async fn set_call_forwarding(&self, setting: &CallForwarding) -> HalResult<()>;
     /// Read a call-forwarding rule.
     async fn call_forwarding(&self, reason: ForwardReason) -> HalResult<CallForwarding>;
+    /// Caller-ID anonymity for calls this line makes (3GPP TS 27.007 §7.7 `+CLIR`,
+    /// manual F-6.10.21): `withheld` sends `AT+CLIR=1` (CLIR invoked: the called party
+    /// sees no number), otherwise `AT+CLIR=0` (presentation as the subscription has it).
+    /// The setting is the module's, so it is lost on a module restart.
+    async fn set_clir(&self, withheld: bool) -> HalResult<()>;
+
+    // --- packet data (3GPP TS 27.007 §10.1) ---
+
+    /// Attach to or detach from the GPRS service (`AT+CGATT=1` / `AT+CGATT=0`, manual
+    /// F-6.10.1). Attaching needs circuit-switched registration; the network may take
+    /// long to answer.
+    async fn set_gprs_attached(&self, attached: bool) -> HalResult<()>;
+    /// GPRS registration (`AT+CGREG?`) and attach state (`AT+CGATT?`), for the status
+    /// page (manual F-5.2.3.5 / F-5.2.3.6).
+    async fn gprs_status(&self) -> HalResult<GprsStatus>;
 
     // --- module management ---
 

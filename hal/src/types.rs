@@ -359,3 +359,14 @@ pub enum PowerMode {
     /// 4: radio off (flight mode).
     RadioOff,
 }
+
+/// Packet-switched (GPRS) state of the module, as shown on the status page (manual
+/// F-5.2.3.5 GPRS registration, F-5.2.3.6 GPRS attach).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GprsStatus {
+    /// Registered on the packet-switched network: `+CGREG` `<stat>` 1 (home) or 5
+    /// (roaming) (3GPP TS 27.007 §10.1.20).
+    pub registered: bool,
+    /// Attached to the GPRS service: `+CGATT: 1` (3GPP TS 27.007 §10.1.9).
+    pub attached: bool,
+}

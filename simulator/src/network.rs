@@ -228,6 +228,8 @@ pub(crate) struct Radio {
     pub(crate) manual_operator: Option<String>,
     /// What the modem last reported (`+CREG` stat).
     pub(crate) reg_stat: u8,
+    /// Attached to the GPRS service (`AT+CGATT=1`); only while CS-registered.
+    pub(crate) gprs_attached: bool,
 }
 
 pub(crate) struct LineState {
@@ -746,6 +748,7 @@ impl Network {
                     bcch_lock: None,
                     manual_operator: None,
                     reg_stat: 0,
+                    gprs_attached: false,
                 },
                 imei: imei.clone(),
             });
@@ -754,6 +757,7 @@ impl Network {
             entry.last_sim = sim;
             entry.imei = imei.clone();
             entry.radio.reg_stat = 0;
+            entry.radio.gprs_attached = false;
             entry.link = Some(ModemLink {
                 attach_id,
                 notices: tx,
@@ -1111,6 +1115,13 @@ impl Network {
         self.state().lines.get(&line).map(|l| l.radio.reg_stat)
     }
 
+    /// Whether `line`'s modem is attached to the GPRS service (`AT+CGATT=1` while
+    /// registered on the circuit-switched network; detached by default, on losing
+    /// registration and on a restart). `None` for a line that never had a modem.
+    pub fn gprs_attached(&self, line: u16) -> Option<bool> {
+        self.state().lines.get(&line).map(|l| l.radio.gprs_attached)
+    }
+
     /// The module profile of `line`, if a modem was ever attached there.
     pub fn profile(&self, line: u16) -> Option<ModuleProfile> {
         self.state().lines.get(&line).map(|l| l.profile)
@@ -1304,6 +1315,20 @@ impl Network {
                 _ => "registration unknown",
             };
             st.log(format!("line{line} {text}"));
+        }
+    }
+
+    /// Records the GPRS attach state of `line`'s modem (logged when it changes).
+    pub(crate) fn set_gprs_attached(&self, line: u16, attached: bool) {
+        let mut st = self.state();
+        let changed = st
+            .lines
+            .get_mut(&line)
+            .map(|l| std::mem::replace(&mut l.radio.gprs_attached, attached) != attached)
+            .unwrap_or(false);
+        if changed {
+            let text = if attached { "attached" } else { "detached" };
+            st.log(format!("line{line} GPRS {text}"));
         }
     }
 
@@ -1663,6 +1688,7 @@ impl Network {
         }
         if let Some(l) = st.lines.get_mut(&line) {
             l.link = None;
+            l.radio.gprs_attached = false;
         }
         st.log(format!("line{line} modem detached"));
     }

@@ -169,6 +169,9 @@ pub struct Timeouts {
     /// Supplementary services that wait for the network (`AT+CUSD`, `AT+CCFC`,
     /// `AT+CLCK`, `AT+CCWA=<n>,<mode>`; 30 s).
     pub supplementary: Duration,
+    /// `AT+CGATT=<state>` (75 s): a GPRS attach or detach waits for the network (the
+    /// maximum response time module manuals give).
+    pub packet_attach: Duration,
 }
 
 impl Default for Timeouts {
@@ -180,6 +183,7 @@ impl Default for Timeouts {
             operator_scan: Duration::from_secs(180),
             power: Duration::from_secs(15),
             supplementary: Duration::from_secs(30),
+            packet_attach: Duration::from_secs(75),
         }
     }
 }
@@ -207,6 +211,8 @@ impl Timeouts {
             || (upper.starts_with("AT+CCWA=") && upper.contains(','))
         {
             self.supplementary
+        } else if upper.starts_with("AT+CGATT=") && !upper.starts_with("AT+CGATT=?") {
+            self.packet_attach
         } else if upper.starts_with("AT+CFUN=") {
             self.power
         } else {
@@ -273,6 +279,11 @@ mod tests {
         assert_eq!(of("AT+CCWA=1,0"), Ok(Duration::from_secs(30)));
         assert_eq!(of("AT+CCWA=1"), Ok(Duration::from_secs(5)));
         assert_eq!(of("AT+CHLD=2"), Ok(Duration::from_secs(30)));
+        assert_eq!(of("AT+CGATT=1"), Ok(Duration::from_secs(75)));
+        assert_eq!(of("AT+CGATT=0"), Ok(Duration::from_secs(75)));
+        assert_eq!(of("AT+CGATT?"), Ok(Duration::from_secs(5)));
+        assert_eq!(of("AT+CGATT=?"), Ok(Duration::from_secs(5)));
+        assert_eq!(of("AT+CLIR=1"), Ok(Duration::from_secs(5)));
         let explicit =
             AtCommand::new("AT").map(|c| t.for_command(&c.with_timeout(Duration::from_secs(1))));
         assert_eq!(explicit, Ok(Duration::from_secs(1)));

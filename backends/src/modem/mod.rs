@@ -38,9 +38,9 @@ use tokio::task::JoinHandle;
 
 use cellgate_hal::{
     CallDirection, CallForwarding, CallIndex, CallInfo, CallStatus, CellInfo, DtmfDigit,
-    ForwardReason, HalError, HalResult, ModemEvent, ModemEvents, ModemHal, ModemIdentity,
-    ModuleKind, Operator, OperatorSelection, OutgoingPdu, PowerMode, Registration, ReleaseCause,
-    SignalQuality, SimState, SmsFilter, SmsIndex, StoredSms, UssdResponse,
+    ForwardReason, GprsStatus, HalError, HalResult, ModemEvent, ModemEvents, ModemHal,
+    ModemIdentity, ModuleKind, Operator, OperatorSelection, OutgoingPdu, PowerMode, Registration,
+    ReleaseCause, SignalQuality, SimState, SmsFilter, SmsIndex, StoredSms, UssdResponse,
 };
 
 use crate::at::{AtChannel, AtCommand, ChannelConfig, InfoShape};
@@ -756,6 +756,27 @@ fn ccwa_line(enabled: bool) -> &'static str {
     }
 }
 
+/// The caller-ID restriction command (27.007 §7.7): `AT+CLIR=1` invokes CLIR (our
+/// number withheld on outgoing calls), `AT+CLIR=0` leaves presentation to the
+/// subscription.
+fn clir_line(withheld: bool) -> &'static str {
+    if withheld {
+        "AT+CLIR=1"
+    } else {
+        "AT+CLIR=0"
+    }
+}
+
+/// The GPRS attach command (27.007 §10.1.9): `AT+CGATT=1` attaches, `AT+CGATT=0`
+/// detaches.
+fn cgatt_line(attached: bool) -> &'static str {
+    if attached {
+        "AT+CGATT=1"
+    } else {
+        "AT+CGATT=0"
+    }
+}
+
 /// The M35 BCCH lock command: `AT+QLOCKF=1,<arfcn>` locks, `AT+QLOCKF=0` unlocks.
 fn qlockf_line(arfcn: Option<u32>) -> HalResult<String> {
     match arfcn {
@@ -1229,6 +1250,27 @@ impl ModemHal for AtModem {
         })
     }
 
+    async fn set_clir(&self, withheld: bool) -> HalResult<()> {
+        self.query(clir_line(withheld)).await.map(|_| ())
+    }
+
+    async fn set_gprs_attached(&self, attached: bool) -> HalResult<()> {
+        self.query(cgatt_line(attached)).await.map(|_| ())
+    }
+
+    async fn gprs_status(&self) -> HalResult<GprsStatus> {
+        let cgreg = self.query_value("AT+CGREG?", "+CGREG:").await?;
+        let registered = parse::parse_cgreg(&cgreg)
+            .ok_or_else(|| HalError::Protocol(format!("unreadable +CGREG: {cgreg:?}")))?;
+        let cgatt = self.query_value("AT+CGATT?", "+CGATT:").await?;
+        let attached = parse::parse_cgatt(&cgatt)
+            .ok_or_else(|| HalError::Protocol(format!("unreadable +CGATT: {cgatt:?}")))?;
+        Ok(GprsStatus {
+            registered,
+            attached,
+        })
+    }
+
     async fn write_imei(&self, imei: &str) -> HalResult<()> {
         if !self.inner.dialect.imei_write {
             return Err(HalError::Unsupported("write_imei"));
@@ -1319,6 +1361,14 @@ mod tests {
         assert!(t.knows(1) && t.knows(2) && !t.knows(3));
         t.clear();
         assert!(t.known().is_empty() && !t.knows(2));
+    }
+
+    #[test]
+    fn clir_and_gprs_commands() {
+        assert_eq!(clir_line(true), "AT+CLIR=1");
+        assert_eq!(clir_line(false), "AT+CLIR=0");
+        assert_eq!(cgatt_line(true), "AT+CGATT=1");
+        assert_eq!(cgatt_line(false), "AT+CGATT=0");
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::time::Duration;
 use cellgate_backends::{open_modem, AtModem, AtModemConfig};
 use cellgate_hal::{
     AccessTech, CallDirection, CallForwarding, CallStatus, CellInfo, DtmfDigit, ForwardReason,
-    HalError, ModemEvent, ModemEvents, ModemHal, ModuleKind, OperatorSelection, OutgoingPdu,
-    PowerMode, Registration, RegistrationState, ReleaseCause, SimState, SmsFilter, UssdStatus,
+    GprsStatus, HalError, ModemEvent, ModemEvents, ModemHal, ModuleKind, OperatorSelection,
+    OutgoingPdu, PowerMode, Registration, RegistrationState, ReleaseCause, SimState, SmsFilter,
+    UssdStatus,
 };
 use cellgate_simulator::{
     CallState, ModuleProfile, Network, NetworkConfig, SimCard, SimError, SmsOptions,
@@ -1571,4 +1572,131 @@ pub async fn write_imei_and_reset(t: Transport, p: ModuleProfile) {
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(receive_texts(&mut b, 1).await, vec!["after reset"]);
     call_works(&b.modem, &mut b.events).await;
+}
+
+// ---------------------------------------------------------------- CLIR and GPRS
+
+/// Line 1 dials line 2 and returns the caller number line 2 is shown, then ends the call
+/// from line 1 and waits until line 2 has seen it end.
+async fn caller_seen_by_line2(
+    b: &mut Bed,
+    line2: &AtModem,
+    ev2: &mut ModemEvents,
+) -> Option<String> {
+    let target = b
+        .net
+        .sim(2)
+        .map(|s| s.msisdn)
+        .unwrap_or_else(|| panic!("line 2 has no SIM"));
+    b.modem
+        .dial(&target)
+        .await
+        .unwrap_or_else(|e| panic!("dial line 2: {e}"));
+    let caller = loop {
+        if let ModemEvent::IncomingCall { caller, .. } = next_call_event(ev2).await {
+            break caller;
+        }
+    };
+    // The network has the call between the two lines, whatever line 2 was shown.
+    assert!(
+        b.net.calls().iter().any(|c| c.line == 2
+            && c.direction == CallDirection::MobileTerminated
+            && c.state == CallState::Incoming),
+        "{:?}",
+        b.net.calls()
+    );
+    assert_eq!(b.modem.hang_up().await, Ok(()));
+    wait_event(ev2, "CallReleased on line 2", |e| {
+        matches!(e, ModemEvent::CallReleased { .. })
+    })
+    .await;
+    assert!(line2.calls().await.is_ok_and(|c| c.is_empty()));
+    caller
+}
+
+/// set_clir (27.007 `+CLIR`, F-6.10.21): withheld, the called gateway line is shown no
+/// number; back to the network default, it sees line 1's MSISDN.
+pub async fn clir_withholds_caller_id(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    let (line2, mut ev2) = open_line(&b.net, 2, t, p, None, AtModemConfig::default()).await;
+    wait_registration(&line2, "line 2 home", |r| {
+        r.state == RegistrationState::Home
+    })
+    .await;
+    let own = b
+        .net
+        .sim(1)
+        .map(|s| s.msisdn)
+        .unwrap_or_else(|| panic!("line 1 has no SIM"));
+
+    assert_eq!(b.modem.set_clir(true).await, Ok(()));
+    assert!(b.net.transcript(1).iter().any(|l| l == "-> AT+CLIR=1"));
+    assert_eq!(caller_seen_by_line2(&mut b, &line2, &mut ev2).await, None);
+
+    assert_eq!(b.modem.set_clir(false).await, Ok(()));
+    assert!(b.net.transcript(1).iter().any(|l| l == "-> AT+CLIR=0"));
+    assert_eq!(
+        caller_seen_by_line2(&mut b, &line2, &mut ev2).await,
+        Some(own)
+    );
+}
+
+/// set_gprs_attached / gprs_status (27.007 `+CGATT` / `+CGREG`, F-6.10.1, F-5.2.3.5/6):
+/// detached by default; attached, the module reports GPRS registration and the network
+/// has the line attached; detached again, both say so. Without CS registration (minimum
+/// functionality, coverage lost) the attach is refused and the line stays detached.
+pub async fn gprs_attach(t: Transport, p: ModuleProfile) {
+    let b = bed(t, p).await;
+    wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
+    let detached = GprsStatus {
+        registered: false,
+        attached: false,
+    };
+    let attached = GprsStatus {
+        registered: true,
+        attached: true,
+    };
+    assert_eq!(b.modem.gprs_status().await, Ok(detached));
+    assert_eq!(b.net.gprs_attached(1), Some(false));
+
+    assert_eq!(b.modem.set_gprs_attached(true).await, Ok(()));
+    assert_eq!(b.modem.gprs_status().await, Ok(attached));
+    assert_eq!(b.net.gprs_attached(1), Some(true));
+    // Attaching twice is harmless.
+    assert_eq!(b.modem.set_gprs_attached(true).await, Ok(()));
+    assert_eq!(b.net.gprs_attached(1), Some(true));
+
+    assert_eq!(b.modem.set_gprs_attached(false).await, Ok(()));
+    assert_eq!(b.modem.gprs_status().await, Ok(detached));
+    assert_eq!(b.net.gprs_attached(1), Some(false));
+
+    // Minimum functionality: no CS registration, no attach.
+    assert_eq!(b.modem.set_power(PowerMode::Minimum).await, Ok(()));
+    wait_registration(&b.modem, "lost", |r| !r.state.is_registered()).await;
+    assert_eq!(
+        b.modem.set_gprs_attached(true).await,
+        Err(HalError::Cme { code: 30 })
+    );
+    assert_eq!(b.modem.gprs_status().await, Ok(detached));
+    assert_eq!(b.net.gprs_attached(1), Some(false));
+    assert_eq!(b.modem.set_power(PowerMode::Full).await, Ok(()));
+    wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
+
+    // Coverage lost while attached: the line is detached and cannot attach again.
+    assert_eq!(b.modem.set_gprs_attached(true).await, Ok(()));
+    assert_eq!(b.net.gprs_attached(1), Some(true));
+    b.net
+        .set_coverage_lost(1, true)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    wait_registration(&b.modem, "lost", |r| !r.state.is_registered()).await;
+    assert_eq!(b.net.gprs_attached(1), Some(false));
+    assert_eq!(b.modem.gprs_status().await, Ok(detached));
+    assert!(b.modem.set_gprs_attached(true).await.is_err());
+    assert_eq!(b.net.gprs_attached(1), Some(false));
+    b.net
+        .set_coverage_lost(1, false)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
+    assert_eq!(b.modem.set_gprs_attached(true).await, Ok(()));
+    assert_eq!(b.modem.gprs_status().await, Ok(attached));
 }

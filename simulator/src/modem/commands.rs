@@ -215,23 +215,28 @@ fn extended(m: &mut Modem, name: &str, form: &CommandForm) -> Outcome {
         },
         ("+CGREG", Read) => {
             let n = m.settings().cgreg;
-            let stat = m.reg_stat();
+            let stat = m.gprs_stat();
             let loc = if n == 2 {
-                m.location_suffix()
+                m.gprs_location_suffix()
             } else {
                 String::new()
             };
             m.info(&format!("+CGREG: {n},{stat}{loc}"));
         }
+        ("+CGREG", Test) => m.info("+CGREG: (0-2)"),
         ("+CGATT", Read) => {
-            let v = u8::from(matches!(m.reg_stat(), 1 | 5));
+            let v = u8::from(m.gprs_attached());
             m.info(&format!("+CGATT: {v}"));
         }
-        ("+CGATT", Set(a)) => {
-            if single_int(a, 1).is_none() {
-                return Outcome::Error(AtError::Plain);
+        ("+CGATT", Set(a)) => match single_int(a, 1) {
+            Some(v) => {
+                if !m.set_gprs_attached(v == 1) {
+                    return Outcome::Error(AtError::Cme(CME_NO_NETWORK));
+                }
             }
-        }
+            None => return Outcome::Error(AtError::Plain),
+        },
+        ("+CGATT", Test) => m.info("+CGATT: (0,1)"),
         ("+CSQ", Exec) => {
             let (rssi, ber) = m.network().signal(m.line());
             m.info(&format!("+CSQ: {rssi},{ber}"));

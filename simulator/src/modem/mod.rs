@@ -430,6 +430,58 @@ impl Modem {
         self.reg
     }
 
+    /// Whether the modem is attached to the GPRS service (`+CGATT`).
+    pub fn gprs_attached(&self) -> bool {
+        self.net.gprs_attached(self.line).unwrap_or(false)
+    }
+
+    /// `+CGREG` stat: the CS stat (1 home, 5 roaming) while attached and registered, 2
+    /// while searching, else 0.
+    pub fn gprs_stat(&self) -> u8 {
+        match self.reg {
+            s @ (1 | 5) if self.gprs_attached() => s,
+            2 => 2,
+            _ => 0,
+        }
+    }
+
+    /// `AT+CGATT=<state>`: attaching needs CS registration (`false` without it);
+    /// detaching always works. A `+CGREG` URC follows a stat change when enabled.
+    pub fn set_gprs_attached(&mut self, attached: bool) -> bool {
+        if attached && !matches!(self.reg, 1 | 5) {
+            return false;
+        }
+        let before = self.gprs_stat();
+        self.net.set_gprs_attached(self.line, attached);
+        self.gprs_urc(before);
+        true
+    }
+
+    /// `+CGREG` URC (`AT+CGREG=1|2`) when the GPRS stat is no longer `before`.
+    fn gprs_urc(&mut self, before: u8) {
+        let stat = self.gprs_stat();
+        if stat == before {
+            return;
+        }
+        match self.settings.cgreg {
+            1 => self.urc(&format!("+CGREG: {stat}")),
+            2 => {
+                let loc = self.gprs_location_suffix();
+                self.urc(&format!("+CGREG: {stat}{loc}"));
+            }
+            _ => {}
+        }
+    }
+
+    /// `,"<lac>","<ci>"[,<act>]` while GPRS-registered, else empty.
+    pub fn gprs_location_suffix(&self) -> String {
+        if matches!(self.gprs_stat(), 1 | 5) {
+            self.location_suffix()
+        } else {
+            String::new()
+        }
+    }
+
     /// Sets the functionality level; 0 and 4 deregister, 1 registers again.
     pub fn set_cfun(&mut self, level: u8) {
         self.cfun = level;
@@ -621,8 +673,13 @@ impl Modem {
     }
 
     fn set_reg(&mut self, stat: u8, urc: bool) {
+        let gprs_before = self.gprs_stat();
         self.reg = stat;
         self.net.set_reg_stat(self.line, stat);
+        if !matches!(stat, 1 | 5) {
+            // Losing CS registration detaches GPRS; it is not re-attached by itself.
+            self.net.set_gprs_attached(self.line, false);
+        }
         if !urc {
             return;
         }
@@ -634,9 +691,7 @@ impl Modem {
             }
             _ => {}
         }
-        if self.settings.cgreg == 1 {
-            self.urc(&format!("+CGREG: {stat}"));
-        }
+        self.gprs_urc(gprs_before);
     }
 
     /// `,"<lac>","<ci>"[,<act>]` when registered, else empty.
