@@ -312,3 +312,47 @@ async fn a_wrong_pin_is_tried_only_once_f_6_10_6() {
     assert_eq!(sim.pin_tries, 2, "one try used, the SIM is not blocked");
     bed.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn gprs_is_attached_and_reattached_after_coverage_returns_f_6_10_1() {
+    let bed = bed(1, |c| {
+        line(c, 1).gprs = Some(true);
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(bed.network.gprs_attached(1), Some(true));
+    bed.network.set_coverage_lost(1, true).expect("coverage");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(bed.network.gprs_attached(1), Some(false));
+    bed.network.set_coverage_lost(1, false).expect("coverage");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(bed.network.gprs_attached(1), Some(true), "attached again");
+    bed.stop().await;
+}
+
+/// Line 1 calls line 2's SIM; line 2 forwards the call to the SIP peer. Returns whether
+/// the forwarded INVITE shows line 1's number, and whether line 1 was sent `AT+CLIR=1`.
+async fn line_to_line_caller_id(clir: bool) -> (bool, bool) {
+    let mut bed = bed(2, move |c| {
+        line(c, 1).clir = clir;
+        line(c, 2).outbound_allowed = false;
+        line(c, 2).inbound_forward = Some(cellgate_policy::routing::InboundForward::Fixed(
+            format!("101@{}", cellgate_conformance::PEER),
+        ));
+    })
+    .await;
+    let line1 = bed.network.sim(1).expect("sim").msisdn;
+    let line2 = bed.network.sim(2).expect("sim").msisdn;
+    bed.peer.invite(&line2, "clir");
+    let forwarded = bed.peer.expect_request("INVITE").await;
+    let from = forwarded.header("From").unwrap_or_default();
+    let sent = commands(&bed, 1).iter().any(|c| c == "AT+CLIR=1");
+    bed.stop().await;
+    (from.contains(&line1), sent)
+}
+
+#[tokio::test(start_paused = true)]
+async fn clir_withholds_the_number_on_outbound_calls_f_6_10_21() {
+    assert_eq!(line_to_line_caller_id(false).await, (true, false));
+    assert_eq!(line_to_line_caller_id(true).await, (false, true));
+}

@@ -61,6 +61,10 @@ pub struct RadioInfo {
     pub lac: Option<u32>,
     /// Cell id (F-5.2.3.10).
     pub cell_id: Option<u32>,
+    /// GPRS registration (F-5.2.3.5), when read.
+    pub gprs_registered: Option<bool>,
+    /// GPRS attach (F-5.2.3.6), when read.
+    pub gprs_attached: Option<bool>,
 }
 
 /// What the engine knows about one line.

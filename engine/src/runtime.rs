@@ -487,6 +487,8 @@ fn spawn_line(
                     modem.release_active_and_accept().await.map(|()| None)
                 }
                 ModemCommand::RejectWaiting => modem.reject_waiting().await.map(|()| None),
+                ModemCommand::SetClir(on) => modem.set_clir(*on).await.map(|()| None),
+                ModemCommand::SetGprs(on) => modem.set_gprs_attached(*on).await.map(|()| None),
             };
             if inputs
                 .send(Input::Result {
@@ -611,11 +613,14 @@ async fn read_radio(modem: &dyn ModemHal) -> crate::lines::RadioInfo {
         Ok(cells) => cells.first().map(|c| c.arfcn),
         Err(_) => None,
     };
+    let gprs = modem.gprs_status().await.ok();
     crate::lines::RadioInfo {
         rssi,
         operator,
         bcch,
         lac: registration.as_ref().and_then(|r| r.lac),
         cell_id: registration.as_ref().and_then(|r| r.cell_id),
+        gprs_registered: gprs.map(|g| g.registered),
+        gprs_attached: gprs.map(|g| g.attached),
     }
 }

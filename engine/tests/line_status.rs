@@ -337,6 +337,8 @@ fn status_shows_radio_identity_prefix_mode_and_forwarding_f_5_2_2_f_5_2_3_f_5_2_
             bcch: Some(554),
             lac: Some(0x7108),
             cell_id: Some(0x80c4),
+            gprs_registered: Some(true),
+            gprs_attached: Some(true),
         },
     );
     h.gw.handle_command_result(
@@ -356,6 +358,10 @@ fn status_shows_radio_identity_prefix_mode_and_forwarding_f_5_2_2_f_5_2_3_f_5_2_
     assert_eq!(row.operator.as_deref(), Some("CHINA MOBILE"));
     assert_eq!(row.bcch, Some(554));
     assert_eq!(row.lac_cell.as_deref(), Some("7108 80C4"));
+    assert_eq!(
+        (row.gprs_registered, row.gprs_attached),
+        (Some(true), Some(true))
+    );
     assert_eq!(row.imei.as_deref(), Some("862860027334428"));
     assert_eq!(row.iccid.as_deref(), Some("89860012345678901234"));
     assert_eq!(row.imsi.as_deref(), Some("460001234567890"));

@@ -216,6 +216,10 @@ pub struct SimSection {
     pub balance_report: Option<BalanceReportSection>,
     /// F-6.10.6: PIN 1 (4 to 8 digits), entered once when the SIM asks for it.
     pub pin: Option<String>,
+    /// F-6.10.21: withhold the SIM's number on outbound calls (CLIR).
+    pub clir: Option<bool>,
+    /// F-6.10.1: GPRS attached (`true`) or detached (`false`); absent: as the module is.
+    pub gprs: Option<bool>,
 }
 
 /// `[line.gsm]` (§6.11, §6.12, §6.14, §6.15): module and SIM management. Every key may
@@ -297,7 +301,7 @@ impl SimSection {
     fn or(&self, d: &Self) -> Self {
         merge!(self, d; minutes, calls, count_unanswered, billing_unit_secs, correction_secs,
             max_call_minutes, sms_limit, keep_module_registered, keep_sip_registered,
-            hang_up_when_used_up, balance_report, pin)
+            hang_up_when_used_up, balance_report, pin, clir, gprs)
     }
 }
 
@@ -561,6 +565,8 @@ impl SimSection {
             }
             p.pin = Some(pin.clone());
         }
+        p.clir = self.clir.unwrap_or(false);
+        p.gprs = self.gprs;
         Ok(())
     }
 }

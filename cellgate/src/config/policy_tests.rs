@@ -64,6 +64,8 @@ fn example_file_parses_and_maps_to_the_engine() {
     assert_eq!(l1.call_waiting, CallWaiting::Disabled);
     assert!(matches!(l1.limits.minutes, LimitSpec::Periods(ref p) if p.len() == 2));
     assert_eq!(l1.pin.as_deref(), Some("1234"));
+    assert!(!l1.clir);
+    assert_eq!(l1.gprs, Some(true));
     assert_eq!(
         l1.limits.calls,
         LimitSpec::Monthly {

@@ -82,6 +82,12 @@ impl Gateway {
             BcchMode::Fixed(arfcn) => self.modem(line, ModemCommand::LockCell(Some(*arfcn))),
             BcchMode::Rotation(_) => self.modem(line, ModemCommand::ScanCells),
         }
+        if policy.clir {
+            self.modem(line, ModemCommand::SetClir(true));
+        }
+        if let Some(attach) = policy.gprs {
+            self.modem(line, ModemCommand::SetGprs(attach));
+        }
         if policy.call_waiting != super::CallWaiting::Disabled {
             self.modem(line, ModemCommand::SetCallWaiting(true));
         }

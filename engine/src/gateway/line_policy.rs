@@ -122,6 +122,11 @@ pub struct LinePolicy {
     /// F-6.10.6: PIN 1, entered once when the SIM asks for it (a wrong PIN is never
     /// retried: the SIM would block).
     pub pin: Option<String>,
+    /// F-6.10.21: withhold the SIM's number on outbound calls (CLIR).
+    pub clir: bool,
+    /// F-6.10.1: GPRS attached (`Some(true)`), detached (`Some(false)`) or left as the
+    /// module has it (`None`).
+    pub gprs: Option<bool>,
     /// §6.11: SIM call forwarding.
     pub forwarding: ForwardingConfig,
     /// §6.12: IMEI.
@@ -156,6 +161,8 @@ impl Default for LinePolicy {
             limits: SimLimits::default(),
             sim_number: None,
             pin: None,
+            clir: false,
+            gprs: None,
             // Unlike the manual's default (Disable, F-6.11.3), a line without its own
             // forwarding settings leaves the SIM's forwarding as it is.
             forwarding: ForwardingConfig {

@@ -498,8 +498,15 @@ impl Gateway {
                 self.ringing_index.remove(&line);
             }
             ModemEvent::RegistrationChanged(reg) => {
+                let registered = reg.state.is_registered();
+                let mut back = false;
                 if let Some(state) = self.lines.get_mut(line) {
-                    state.gsm_registered = reg.state.is_registered();
+                    back = registered && !state.gsm_registered;
+                    state.gsm_registered = registered;
+                }
+                // A module loses its GPRS attach with the network: attach again.
+                if back && self.line_policy(line).gprs == Some(true) && self.started {
+                    self.modem(line, ModemCommand::SetGprs(true));
                 }
             }
             ModemEvent::SimChanged(sim) => {
@@ -598,6 +605,10 @@ impl Gateway {
                 | ModemCommand::RejectWaiting,
                 Ok(_),
             ) => {}
+            (ModemCommand::SetClir(_) | ModemCommand::SetGprs(_), Err(e)) => {
+                warn!(%line, ?command, error = %e, "SIM setting not applied")
+            }
+            (ModemCommand::SetClir(_) | ModemCommand::SetGprs(_), Ok(_)) => {}
             (ModemCommand::WriteImei(imei), Ok(_)) => {
                 info!(%line, %imei, "IMEI written");
                 if let Some(state) = self.lines.get_mut(line) {

@@ -90,6 +90,10 @@ pub enum ModemCommand {
     ReleaseActiveAndAccept,
     /// Reject the waiting call as busy (`AT+CHLD=0`).
     RejectWaiting,
+    /// Withhold (`true`) or present the SIM's number on outbound calls (F-6.10.21).
+    SetClir(bool),
+    /// GPRS attach (`true`) or detach (F-6.10.1).
+    SetGprs(bool),
 }
 
 /// What the shell must do next.

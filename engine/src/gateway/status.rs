@@ -71,6 +71,10 @@ pub struct LineStatus {
     pub bcch_mode: String,
     /// F-5.2.3.10: `LAC + CELL ID` in hex.
     pub lac_cell: Option<String>,
+    /// F-5.2.3.5: GPRS registered.
+    pub gprs_registered: Option<bool>,
+    /// F-5.2.3.6: GPRS attached.
+    pub gprs_attached: Option<bool>,
     /// F-5.2.4.1: forwarding per condition (unconditional, busy, no reply, not
     /// reachable): a number, `OFF` or `Not Set`.
     pub forwarding: [String; 4],
@@ -159,6 +163,8 @@ impl Gateway {
                         (Some(lac), Some(ci)) => Some(format!("{lac:X} {ci:X}")),
                         _ => None,
                     },
+                    gprs_registered: l.radio.gprs_registered,
+                    gprs_attached: l.radio.gprs_attached,
                     forwarding: cellgate_policy::gsm::forwarding::REASONS.map(|reason| {
                         let applied = l.forwarding.iter().find(|f| f.reason == reason);
                         let unchanged = cellgate_policy::gsm::ForwardPolicy::Unchanged;
