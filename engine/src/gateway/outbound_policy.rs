@@ -28,8 +28,6 @@ impl Gateway {
         from_memory: bool,
     ) -> GsmLeg {
         let policy = self.line_policy(line);
-        let dialled = then_dtmf.is_some();
-        let _ = dialled;
         GsmLeg {
             caller,
             requested,
