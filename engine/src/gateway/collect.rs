@@ -414,7 +414,7 @@ impl Gateway {
     }
 
     /// Ends a VoIP call answered for an entry (BYE; no GSM leg exists).
-    fn release_collecting_call(&mut self, now: Instant, id: CallRef) {
+    pub(super) fn release_collecting_call(&mut self, now: Instant, id: CallRef) {
         if let Some(call) = self.calls.get_mut(&id) {
             call.phase = CallPhase::Ending;
             call.gsm.collect = None;

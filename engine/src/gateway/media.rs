@@ -127,7 +127,16 @@ impl Gateway {
         match event {
             MediaEvent::RtpTimeout => {
                 info!(call = call.0, %line, "no RTP in time (F-6.5.12): hanging up");
-                if let Some(c) = self.calls.get_mut(&call) {
+                let collecting = self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|c| c.gsm.collect.is_some());
+                let unanswered = self.calls.get(&call).is_some_and(|c| c.unanswered());
+                if collecting {
+                    self.release_collecting_call(now, call);
+                } else if unanswered {
+                    self.end_unanswered(now, call, 408);
+                } else if let Some(c) = self.calls.get_mut(&call) {
                     c.phase = CallPhase::Ending;
                     let hang_up = !c.gsm_done;
                     self.send_bye(now, call);

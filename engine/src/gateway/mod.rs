@@ -700,7 +700,20 @@ impl Gateway {
     /// Drops calls with nothing left to do and frees the lines of finished GSM -> SIP
     /// calls.
     fn reap(&mut self) {
-        self.calls.retain(|_, c| !c.finished());
+        // A call answered for digit entry holds its line without a GSM leg to free it.
+        let mut held: Vec<LineId> = Vec::new();
+        self.calls.retain(|_, c| {
+            if !c.finished() {
+                return true;
+            }
+            if c.gsm.collect.is_some() {
+                held.push(c.line);
+            }
+            false
+        });
+        for line in held {
+            self.lines.release(line);
+        }
         let lines = &mut self.lines;
         self.inbound.retain(|_, c| {
             if c.finished() {

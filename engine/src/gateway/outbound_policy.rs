@@ -123,16 +123,21 @@ impl Gateway {
             call.line,
         );
         self.lines.release(old_line);
-        let super::outbound_route::OutboundPlan::Dial {
-            line,
-            number,
-            then_dtmf,
-            from_memory,
-        } = self.plan_outbound(now, &caller, &requested)
-        else {
-            // Nothing dialable now (no free line, or it became a collect plan).
-            return false;
-        };
+        let (line, number, then_dtmf, from_memory) =
+            match self.plan_outbound(now, &caller, &requested) {
+                super::outbound_route::OutboundPlan::Dial {
+                    line,
+                    number,
+                    then_dtmf,
+                    from_memory,
+                } => (line, number, then_dtmf, from_memory),
+                super::outbound_route::OutboundPlan::Collect { line, .. } => {
+                    // A line that would first ask for a password: not for a redial.
+                    self.lines.release(line);
+                    return false;
+                }
+                super::outbound_route::OutboundPlan::Refuse(_) => return false,
+            };
         info!(call = id.0, %line, %number, "auto redial");
         let redials = call_redials(self, id);
         let mut leg =
@@ -206,7 +211,8 @@ impl Gateway {
                 self.send_bye(now, id);
                 continue;
             }
-            let due = matches!(call.gsm.then_dtmf, Some((_, Some(at))) if now >= at);
+            let due = call.phase == CallPhase::Connected
+                && matches!(call.gsm.then_dtmf, Some((_, Some(at))) if now >= at);
             if due {
                 if let Some((digits, _)) = call.gsm.then_dtmf.take() {
                     info!(call = id.0, %line, "M1 mode: sending the callee as DTMF");
@@ -224,15 +230,23 @@ impl Gateway {
 
     /// Earliest policy timer of the GSM legs.
     pub(super) fn gsm_leg_deadline(&self) -> Option<Instant> {
+        // Exactly the timers `gsm_leg_timeouts` acts on in the call's current phase, so
+        // no deadline outlives its use.
         self.calls
             .values()
             .filter(|c| !c.gsm_done)
             .flat_map(|c| {
+                let unanswered = c.unanswered();
+                let connected = c.phase == CallPhase::Connected;
                 [
-                    c.gsm.ring_deadline,
-                    c.gsm.answer_deadline,
-                    c.gsm.hangup_at,
-                    c.gsm.then_dtmf.as_ref().and_then(|(_, at)| *at),
+                    c.gsm.ring_deadline.filter(|_| unanswered),
+                    c.gsm.answer_deadline.filter(|_| unanswered),
+                    c.gsm.hangup_at.filter(|_| connected),
+                    c.gsm
+                        .then_dtmf
+                        .as_ref()
+                        .and_then(|(_, at)| *at)
+                        .filter(|_| connected),
                 ]
             })
             .flatten()
