@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cellgate_engine::gateway::{CallWaiting, CidMode, LinePolicy, OutboundForward, RoutingConfig};
+use cellgate_engine::gateway::{
+    CallWaiting, CidMode, GroupPeer, LinePolicy, OutboundForward, RoutingConfig,
+};
 use cellgate_engine::lines::LineSelection;
 use cellgate_hal::LineId;
 use cellgate_policy::gsm::bcch::{parse_interval, BcchList, BcchMode, RotationConfig};
@@ -91,10 +93,20 @@ pub struct RunPolicySection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSection {
-    /// F-D.3: the published line whose SIM forwards when busy.
-    pub access_line: u16,
-    /// F-D.4: the lines calls are forwarded to; each needs `sim_number` (F-D.5).
+    /// F-D.3: the published line whose SIM forwards when busy (this device holds the
+    /// group; not with `server`).
+    pub access_line: Option<u16>,
+    /// F-D.4: the lines calls are forwarded to; each needs `sim_number` (F-D.5). On a
+    /// member device (`server` set): this device's lines that join the server's group.
+    #[serde(default)]
     pub members: Vec<u16>,
+    /// F-D.6: secret shared by the devices of a multi-device group (at least 16
+    /// characters, no default). With `access_line`: this device is the group server.
+    pub secret: Option<String>,
+    /// F-D.6: the group server's SIP address `ip:port`: this device is a member.
+    pub server: Option<String>,
+    /// F-D.6: this member device's id in its reports (`A-Z a-z 0-9 . _ -`, at most 64).
+    pub device: Option<String>,
 }
 
 /// `[storage]`: where counters and call records survive restarts (§6.10, F-6.1.11).
@@ -797,7 +809,9 @@ impl Config {
             routing.run_policy = Some(run_policy(rp)?);
         }
         if let Some(g) = &self.group {
-            routing.group = Some(self.group_plan(g, &lines)?);
+            let (plan, peer) = self.group_plan(g, &lines)?;
+            routing.group = plan;
+            routing.group_peer = peer;
         }
         Ok(PolicySettings {
             lines,
@@ -910,13 +924,34 @@ impl Config {
             .map_err(|e| format!("line prefixes: {e}"))
     }
 
+    /// Appendix D and F-D.6: the group plan of a group-holding device and its part in a
+    /// multi-device group.
     fn group_plan(
         &self,
         g: &GroupSection,
         lines: &BTreeMap<LineId, LinePolicy>,
-    ) -> Result<GroupPlan, String> {
+    ) -> Result<(Option<GroupPlan>, Option<GroupPeer>), String> {
+        if let Some(secret) = &g.secret {
+            if secret.chars().count() < 16 {
+                return Err("group.secret: at least 16 characters".into());
+            }
+        }
+        let access_line = match (g.access_line, &g.server) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "group: set access_line (this device holds the group) or server \
+                            (this device's lines join another's), not both"
+                        .into(),
+                )
+            }
+            (None, None) => return Err("group: access_line (or server) is required".into()),
+            (Some(access), None) => access,
+            (None, Some(server)) => {
+                return self.group_member(g, server, lines).map(|p| (None, Some(p)))
+            }
+        };
         let known: BTreeSet<u16> = self.lines.iter().map(|l| l.id).collect();
-        for id in std::iter::once(&g.access_line).chain(&g.members) {
+        for id in std::iter::once(&access_line).chain(&g.members) {
             if !known.contains(id) {
                 return Err(format!(
                     "group: line {id} is not configured (no [[line]] with id = {id})"
@@ -936,25 +971,91 @@ impl Config {
                 })?;
             members.push((LineId(*id), number));
         }
-        let plan =
-            GroupPlan::new(LineId(g.access_line), members).map_err(|e| format!("group: {e}"))?;
-        if let Some(access) = lines.get(&LineId(g.access_line)) {
+        if g.device.is_some() {
+            return Err("group.device is only for member devices (with group.server)".into());
+        }
+        let peer = g.secret.clone().map(|secret| GroupPeer::Server { secret });
+        let plan = if peer.is_some() {
+            GroupPlan::server(LineId(access_line), members)
+        } else {
+            GroupPlan::new(LineId(access_line), members)
+        }
+        .map_err(|e| format!("group: {e}"))?;
+        if let Some(access) = lines.get(&LineId(access_line)) {
             if access.forwarding.busy != ForwardPolicy::Unchanged {
                 return Err(format!(
                     "line {}: gsm.forward_busy must be \"unchanged\" on the group's access line \
                      (the group sets busy forwarding itself)",
-                    g.access_line
+                    access_line
                 ));
             }
             if access.call_waiting != CallWaiting::Disabled {
                 return Err(format!(
                     "line {}: inbound.call_waiting must be off on the group's access line \
                      (the network would offer a waiting call instead of forwarding)",
-                    g.access_line
+                    access_line
                 ));
             }
         }
-        Ok(plan)
+        Ok((Some(plan), peer))
+    }
+
+    /// F-D.6: a member device, reporting `g.members` to the group server at `server`.
+    fn group_member(
+        &self,
+        g: &GroupSection,
+        server: &str,
+        lines: &BTreeMap<LineId, LinePolicy>,
+    ) -> Result<GroupPeer, String> {
+        let address: std::net::SocketAddr = server
+            .trim()
+            .parse()
+            .map_err(|_| format!("group.server = {server:?}: not an ip:port address"))?;
+        let secret = g
+            .secret
+            .clone()
+            .ok_or("group.secret is required with group.server (no default)")?;
+        let device = g
+            .device
+            .clone()
+            .ok_or("group.device is required with group.server (this device's id)")?;
+        if !cellgate_policy::gsm::group_peer::is_device_id(&device) {
+            return Err(format!(
+                "group.device = {device:?}: 1 to 64 of A-Z a-z 0-9 . _ -"
+            ));
+        }
+        if g.members.is_empty() {
+            return Err("group.members: a member device needs at least one line".into());
+        }
+        let known: BTreeSet<u16> = self.lines.iter().map(|l| l.id).collect();
+        let mut members = Vec::new();
+        for id in &g.members {
+            if !known.contains(id) {
+                return Err(format!(
+                    "group: line {id} is not configured (no [[line]] with id = {id})"
+                ));
+            }
+            if members.contains(&LineId(*id)) {
+                return Err(format!("group.members: line {id} is listed twice"));
+            }
+            if lines
+                .get(&LineId(*id))
+                .and_then(|p| p.sim_number.as_ref())
+                .is_none()
+            {
+                return Err(format!(
+                    "group.members: line {id} has no sim_number; set line.sim_number so the \
+                     server can forward to it (F-D.5, F-D.6)"
+                ));
+            }
+            members.push(LineId(*id));
+        }
+        Ok(GroupPeer::Member {
+            server: address,
+            device,
+            secret,
+            lines: members,
+        })
     }
 }
 

@@ -392,6 +392,75 @@ fn group_lines_must_exist_and_members_need_a_sim_number() {
 }
 
 #[test]
+fn group_server_and_member_devices_f_d_6() {
+    use cellgate_engine::gateway::GroupPeer;
+    let l2 = line(2, "sim_number = \"+8613800000002\"\n");
+    // Server: access line plus secret; local members may be empty.
+    let server = "[group]\naccess_line = 1\nsecret = \"0123456789abcdef\"\n";
+    let c = parse(&format!("{SIP}{server}{}", line(1, ""))).unwrap();
+    let g = c.gateway_config();
+    assert!(g
+        .routing
+        .group
+        .as_ref()
+        .is_some_and(|p| p.members().is_empty()));
+    assert_eq!(
+        g.routing.group_peer,
+        Some(GroupPeer::Server {
+            secret: "0123456789abcdef".into()
+        })
+    );
+    // Member: server, secret, device and its own lines with their SIM numbers.
+    let member = "[group]\nserver = \"192.0.2.9:5060\"\nsecret = \"0123456789abcdef\"\n\
+                  device = \"shop-b\"\nmembers = [2]\n";
+    let c = parse(&format!("{SIP}{member}{}{l2}", line(1, ""))).unwrap();
+    let g = c.gateway_config();
+    assert!(g.routing.group.is_none());
+    assert_eq!(
+        g.routing.group_peer,
+        Some(GroupPeer::Member {
+            server: "192.0.2.9:5060".parse().unwrap(),
+            device: "shop-b".into(),
+            secret: "0123456789abcdef".into(),
+            lines: vec![LineId(2)],
+        })
+    );
+    let err = refused(&format!(
+        "{SIP}{}{}{l2}",
+        member.replace("0123456789abcdef", "short"),
+        line(1, "")
+    ));
+    assert!(err.contains("group.secret: at least 16"), "{err}");
+    let err = refused(&format!(
+        "{SIP}{}{}{l2}",
+        member.replace("secret = \"0123456789abcdef\"\n", ""),
+        line(1, "")
+    ));
+    assert!(err.contains("group.secret is required"), "{err}");
+    let err = refused(&format!(
+        "{SIP}{}{}{l2}",
+        member.replace("192.0.2.9:5060", "nowhere"),
+        line(1, "")
+    ));
+    assert!(err.contains("group.server"), "{err}");
+    let err = refused(&format!(
+        "{SIP}{}{}{l2}",
+        member.replace("shop-b", "shop b"),
+        line(1, "")
+    ));
+    assert!(err.contains("group.device"), "{err}");
+    let err = refused(&format!("{SIP}{member}{}", line(2, "")));
+    assert!(err.contains("line 2 has no sim_number"), "{err}");
+    let err = refused(&format!(
+        "{SIP}{member}access_line = 1\n{}{l2}",
+        line(1, "")
+    ));
+    assert!(err.contains("not both"), "{err}");
+    let err = refused(&format!("{SIP}[group]\nmembers = [2]\n{}{l2}", line(1, "")));
+    assert!(err.contains("access_line (or server) is required"), "{err}");
+}
+
+#[test]
 fn inbound_modes_and_rotation_need_their_keys() {
     let err = refused(&format!(
         "{SIP}{}",

@@ -24,6 +24,8 @@ pub(super) struct ManagementState {
     pub imei_pending: std::collections::BTreeSet<LineId>,
     /// Group mode forwarding state.
     pub group: GroupState,
+    /// Multi-device group (F-D.6).
+    pub peer: super::group_peer::PeerState,
     /// Scheduled reboot (F-6.1.10).
     pub reboot: Option<ScheduleTrigger>,
     /// Daily CDR reset (F-6.1.11).
@@ -221,7 +223,10 @@ impl Gateway {
             .map(|t| t.as_ref().and_then(trigger_deadline));
         lines
             .chain(schedules)
-            .chain([self.management.next_limits_check])
+            .chain([
+                self.management.next_limits_check,
+                self.group_peer_deadline(),
+            ])
             .flatten()
             .min()
     }
@@ -326,7 +331,8 @@ impl Gateway {
 
     /// What follows a line becoming free or busy: group forwarding, deferred IMEI changes.
     pub(super) fn after_line_changes(&mut self, now: Instant) {
-        self.sync_group();
+        self.sync_group_peer(now);
+        self.sync_group(now);
         self.sync_line_registrations(now);
         let deferred: Vec<LineId> = self
             .line_runtime
@@ -339,14 +345,20 @@ impl Gateway {
         }
     }
 
-    /// Appendix D: keeps the access line's forwarding pointed at an idle member.
-    pub(super) fn sync_group(&mut self) {
+    /// Appendix D: keeps the access line's forwarding pointed at an idle member, local
+    /// first, then the idle lines of member devices (F-D.6).
+    pub(super) fn sync_group(&mut self, now: Instant) {
         let Some(plan) = self.config.routing.group.clone() else {
             return;
         };
+        let remote = self.remote_idle_numbers(now);
         let lines = &self.lines;
         let idle = |l: LineId| lines.get(l).is_some_and(|s| s.available());
-        if let Some(change) = self.management.group.update(&plan, idle) {
+        if let Some(change) = self
+            .management
+            .group
+            .update_with_remote(&plan, idle, &remote)
+        {
             info!(line = %change.line, forwarding = ?change.forwarding, "group mode: forwarding updated");
             self.modem(change.line, ModemCommand::SetForwarding(change.forwarding));
         }

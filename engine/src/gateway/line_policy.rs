@@ -194,6 +194,8 @@ pub struct RoutingConfig {
     pub cdr_reset: Option<Schedule>,
     /// Appendix D: GSM group (hunt) mode.
     pub group: Option<GroupPlan>,
+    /// F-D.6: this instance as server or member of a multi-device group.
+    pub group_peer: Option<super::GroupPeer>,
     /// Callee users that mean "the gateway itself" (registration accounts), with the
     /// lines each stands for (empty = any line): an INVITE to one of them is an outbound
     /// two-stage call (F-2.2.3).
@@ -228,6 +230,7 @@ impl Default for RoutingConfig {
             reboot: None,
             cdr_reset: None,
             group: None,
+            group_peer: None,
             own_numbers: BTreeMap::new(),
             utc_offset: time::UtcOffset::UTC,
             start_time: None,

@@ -33,6 +33,7 @@
 //! | `call_waiting` | a second GSM call on a line (F-6.8.13 to 16) |
 //! | `accounting` | CDR, SIM usage, run policy, rotation and balance report at the end of a call; locks and paused accounts |
 //! | `gsm_management` | module set-up (forwarding, IMEI, operator, cell), power, schedules, group mode |
+//! | `group_peer` | group peer protocol v1: multi-device groups (F-D.6) |
 //! | `status` | the status rows and header of manual §5.2 |
 //! | `clock` | the network's local time |
 
@@ -45,6 +46,7 @@ mod collect;
 mod config;
 mod dtmf;
 mod early_cancel;
+mod group_peer;
 mod gsm_management;
 mod gsm_to_voip;
 mod headers;
@@ -69,6 +71,7 @@ pub use config::{
     CidMode, ForwardTarget, GatewayConfig, InboundDigest, KeepAlive, MediaConfig, ReplyPath,
     RingbackMode,
 };
+pub use group_peer::GroupPeer;
 pub use line_policy::{CallWaiting, LinePolicy, OutboundForward, RoutingConfig};
 pub use media::MediaEvent;
 pub use numbers::dialable;
@@ -230,7 +233,8 @@ impl Gateway {
             self.line_came_up(line);
         }
         self.sync_line_registrations(now);
-        self.sync_group();
+        self.sync_group_peer(now);
+        self.sync_group(now);
     }
 
     /// Next output to act on.
@@ -374,6 +378,12 @@ impl Gateway {
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, datagram: &[u8]) {
         if datagram.iter().all(|b| b.is_ascii_whitespace()) {
             return; // RFC 5626 keep-alive
+        }
+        if datagram.first() == Some(&b'{') {
+            // Not SIP: a group peer report (F-D.6).
+            self.handle_group_report(now, source, datagram);
+            self.after_line_changes(now);
+            return;
         }
         let message = match Message::parse(datagram) {
             Ok(m) => m,

@@ -4,8 +4,9 @@
 //! The manual shows the mechanism only in screenshots (Ambiguities, item 15). Chosen here:
 //! the access line's SIM gets **busy** forwarding (`ForwardReason::Busy`, CFB) to the SIM
 //! number of the first idle member, in line order; as lines become busy or idle the
-//! target is moved, and busy forwarding is switched off when no member is idle. Groups
-//! spanning several devices (F-D.6) are not covered.
+//! target is moved, and busy forwarding is switched off when no member is idle. Lines of
+//! other devices (F-D.6, [`super::group_peer`]) come after every local member: the first
+//! idle remote number is used only when no local member is idle.
 
 use cellgate_hal::{CallForwarding, ForwardReason, LineId};
 
@@ -51,7 +52,21 @@ impl GroupPlan {
     /// Builds a plan. Every member needs a SIM number (F-D.5); the access line may not be
     /// a member; lines and numbers must be distinct. Members are sorted by line number.
     pub fn new(access: LineId, members: Vec<(LineId, String)>) -> Result<Self, GroupError> {
-        if members.is_empty() {
+        Self::build(access, members, false)
+    }
+
+    /// Like [`GroupPlan::new`] for a group server (F-D.6): the members may all be on
+    /// other devices, so an empty local member list is allowed.
+    pub fn server(access: LineId, members: Vec<(LineId, String)>) -> Result<Self, GroupError> {
+        Self::build(access, members, true)
+    }
+
+    fn build(
+        access: LineId,
+        members: Vec<(LineId, String)>,
+        allow_empty: bool,
+    ) -> Result<Self, GroupError> {
+        if members.is_empty() && !allow_empty {
             return Err(GroupError::NoMembers(access));
         }
         let mut members: Vec<(LineId, String)> = members
@@ -102,11 +117,20 @@ pub struct GroupChange {
     pub forwarding: CallForwarding,
 }
 
+/// Where busy forwarding points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupTarget {
+    /// A member line of this device.
+    Local(LineId),
+    /// The SIM number of a line of another device (F-D.6).
+    Remote(String),
+}
+
 /// What the group last asked the access line's SIM to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupState {
-    /// `None`: nothing applied yet; `Some(None)`: forwarding off; `Some(Some(l))`: to `l`.
-    applied: Option<Option<LineId>>,
+    /// `None`: nothing applied yet; `Some(None)`: forwarding off; `Some(Some(t))`: to `t`.
+    applied: Option<Option<GroupTarget>>,
 }
 
 impl GroupState {
@@ -124,26 +148,54 @@ impl GroupState {
         plan: &GroupPlan,
         idle: impl Fn(LineId) -> bool,
     ) -> Option<GroupChange> {
-        let target = plan.members.iter().find(|(line, _)| idle(*line));
-        let target_line = target.map(|(line, _)| *line);
-        if self.applied == Some(target_line) {
+        self.update_with_remote(plan, idle, &[])
+    }
+
+    /// [`GroupState::update`] with the idle numbers of other devices' lines (F-D.6), in
+    /// their stable order: the first idle local member in line order, else the first
+    /// idle remote number, else off.
+    pub fn update_with_remote(
+        &mut self,
+        plan: &GroupPlan,
+        idle: impl Fn(LineId) -> bool,
+        remote_idle: &[String],
+    ) -> Option<GroupChange> {
+        let local = plan.members.iter().find(|(line, _)| idle(*line));
+        let target = match local {
+            Some((line, number)) => Some((GroupTarget::Local(*line), number.clone())),
+            None => remote_idle
+                .iter()
+                .find(|n| plan.members.iter().all(|(_, own)| own != *n))
+                .map(|n| (GroupTarget::Remote(n.clone()), n.clone())),
+        };
+        let applied = target.as_ref().map(|(t, _)| t.clone());
+        if self.applied.as_ref() == Some(&applied) {
             return None;
         }
-        self.applied = Some(target_line);
+        self.applied = Some(applied);
         Some(GroupChange {
             line: plan.access,
             forwarding: CallForwarding {
                 reason: ForwardReason::Busy,
                 enabled: target.is_some(),
-                number: target.map(|(_, number)| number.clone()),
+                number: target.map(|(_, number)| number),
                 no_reply_seconds: None,
             },
         })
     }
 
-    /// The member busy forwarding points at, as last applied (`None` when off or unknown).
+    /// The local member busy forwarding points at, as last applied (`None` when off,
+    /// unknown or on another device).
     pub fn target(&self) -> Option<LineId> {
-        self.applied.flatten()
+        match &self.applied {
+            Some(Some(GroupTarget::Local(line))) => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// Where busy forwarding points, as last applied (`None` when off or unknown).
+    pub fn applied_target(&self) -> Option<&GroupTarget> {
+        self.applied.as_ref().and_then(Option::as_ref)
     }
 
     /// Forgets what was applied (the forwarding command failed, or the SIM was changed),
@@ -263,5 +315,32 @@ mod tests {
             s.update(&p, |_| false).is_some(),
             "re-applied after invalidate"
         );
+    }
+
+    #[test]
+    fn f_d_6_remote_numbers_come_after_local_members() {
+        let p = plan();
+        let mut s = GroupState::new();
+        let remote = vec!["+8613800000009".to_string(), "+8613800000008".to_string()];
+        let c = s
+            .update_with_remote(&p, |l| l == LineId(3), &remote)
+            .unwrap();
+        assert_eq!(c.forwarding.number.as_deref(), Some("13800000003"));
+        let c = s.update_with_remote(&p, |_| false, &remote).unwrap();
+        assert_eq!(c.forwarding.number.as_deref(), Some("+8613800000009"));
+        assert_eq!(s.target(), None);
+        assert_eq!(
+            s.applied_target(),
+            Some(&GroupTarget::Remote("+8613800000009".into()))
+        );
+        assert_eq!(s.update_with_remote(&p, |_| false, &remote), None);
+        let c = s.update_with_remote(&p, |_| false, &remote[1..]).unwrap();
+        assert_eq!(c.forwarding.number.as_deref(), Some("+8613800000008"));
+        let c = s.update_with_remote(&p, |_| false, &[]).unwrap();
+        assert!(!c.forwarding.enabled);
+        // A server without local members.
+        let server = GroupPlan::server(LineId(1), vec![]).unwrap();
+        let c = s.update_with_remote(&server, |_| true, &remote).unwrap();
+        assert_eq!(c.forwarding.number.as_deref(), Some("+8613800000009"));
     }
 }
