@@ -111,6 +111,7 @@ pub async fn run_gateway_with_store(
     let mut gateway = Gateway::new(config, modems.iter().map(|m| m.line));
     let (input_tx, mut inputs) = mpsc::unbounded_channel::<Input>();
     let mut workers = std::collections::HashMap::new();
+    let mut ringing = Vec::new();
     for lm in &modems {
         // Subscribe before asking for the status, so no change falls between the two;
         // and know every line's status before the first SIP datagram is read.
@@ -127,6 +128,17 @@ pub async fn run_gateway_with_store(
         }
         if let Ok(number) = lm.modem.own_number().await {
             gateway.handle_line_number(lm.line, number);
+        }
+        // A call that started ringing before we subscribed: its RING was announced
+        // already and will not be again, so pick it up from the call list.
+        if let Ok(calls) = lm.modem.calls().await {
+            for call in calls
+                .iter()
+                .filter(|c| c.status == cellgate_hal::CallStatus::Incoming)
+            {
+                let caller = Some(call.number.clone()).filter(|n| !n.is_empty());
+                ringing.push((lm.line, call.index, caller));
+            }
         }
         if let Some(store) = store.as_ref() {
             match store.load(lm.line) {
@@ -147,6 +159,17 @@ pub async fn run_gateway_with_store(
     };
     gateway.set_local_time(now(), local, unix);
     gateway.start(now());
+    for (line, index, caller) in ringing {
+        debug!(%line, index, "a call was ringing at start");
+        gateway.handle_modem_event(
+            now(),
+            line,
+            ModemEvent::IncomingCall {
+                index: Some(index),
+                caller,
+            },
+        );
+    }
     tokio::pin!(shutdown);
     let mut buf = vec![0u8; 65_535];
     loop {
