@@ -94,8 +94,6 @@ pub struct GsmLeg {
     pub redials_left: u8,
     /// The line came from call memory.
     pub from_memory: bool,
-    /// When the GSM leg ended.
-    pub ended: Option<Instant>,
     /// Release cause from the network.
     pub cause: Option<u8>,
     /// The SIP leg was answered before the GSM leg (two-stage dialling or password):

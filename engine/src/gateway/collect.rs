@@ -42,6 +42,8 @@ pub(crate) struct Collector {
     pub deadline: Instant,
     /// The dial tone is still playing.
     pub tone: bool,
+    /// The line's no-input timeout (F-6.8.5), renewed by each digit.
+    pub timeout: Duration,
 }
 
 /// A GSM caller answered for two-stage dialling or a password.
@@ -70,17 +72,18 @@ impl Collector {
             digits: String::new(),
             deadline: now + timeout,
             tone: true,
+            timeout,
         }
     }
 
-    fn feed(&mut self, digit: char, now: Instant, timeout: Duration) -> Entry {
+    fn feed(&mut self, digit: char, now: Instant) -> Entry {
         if digit == '#' {
             return Entry::Done(std::mem::take(&mut self.digits));
         }
         if self.digits.len() < MAX_DIGITS {
             self.digits.push(digit);
         }
-        self.deadline = now + timeout;
+        self.deadline = now + self.timeout;
         Entry::More
     }
 }
@@ -222,18 +225,11 @@ impl Gateway {
         let Some(call) = self.calls.get_mut(&id) else {
             return false;
         };
-        let line = call.line;
-        let timeout = self
-            .config
-            .lines
-            .get(&line)
-            .map(|p| p.no_input_timeout)
-            .unwrap_or(self.default_policy.no_input_timeout);
         let Some(collector) = call.gsm.collect.as_mut() else {
             return false;
         };
         let stop_tone = std::mem::replace(&mut collector.tone, false);
-        let entry = collector.feed(digit, now, timeout);
+        let entry = collector.feed(digit, now);
         if stop_tone {
             self.output.push_back(Output::MediaTone {
                 call: id,
@@ -252,14 +248,8 @@ impl Gateway {
         let Some((&id, c)) = self.collecting.iter_mut().find(|(_, c)| c.line == line) else {
             return false;
         };
-        let timeout = self
-            .config
-            .lines
-            .get(&line)
-            .map(|p| p.no_input_timeout)
-            .unwrap_or(self.default_policy.no_input_timeout);
         let stop_tone = std::mem::replace(&mut c.collector.tone, false);
-        let entry = c.collector.feed(digit, now, timeout);
+        let entry = c.collector.feed(digit, now);
         if stop_tone {
             self.output.push_back(Output::MediaTone {
                 call: id,

@@ -329,8 +329,28 @@ impl Gateway {
         }
     }
 
+    /// Per line: available for a call, and usable for VoIP as far as the line table knows
+    /// (registration, power, policy locks) — what group mode and paused accounts follow.
+    fn line_states(&self) -> Vec<(bool, bool)> {
+        self.lines
+            .lines()
+            .iter()
+            .map(|l| {
+                let voip = l.enabled && l.gsm_registered && !l.voip_disabled_by_policy;
+                (l.available(), voip)
+            })
+            .collect()
+    }
+
+    /// Whether a line became free, busy, registered or locked since the last
+    /// [`Self::after_line_changes`].
+    pub(super) fn lines_changed(&self) -> bool {
+        self.line_states() != self.line_snapshot
+    }
+
     /// What follows a line becoming free or busy: group forwarding, deferred IMEI changes.
     pub(super) fn after_line_changes(&mut self, now: Instant) {
+        self.line_snapshot = self.line_states();
         self.sync_group_peer(now);
         self.sync_group(now);
         self.sync_line_registrations(now);

@@ -128,6 +128,7 @@ pub struct Gateway {
     collecting: BTreeMap<CallRef, collect::InboundCollect>,
     management: gsm_management::ManagementState,
     started_at: Option<Instant>,
+    line_snapshot: Vec<(bool, bool)>,
     second_calls: BTreeMap<LineId, call_waiting::SecondCall>,
     ringing_index: BTreeMap<LineId, cellgate_hal::CallIndex>,
 }
@@ -175,6 +176,7 @@ impl Gateway {
             collecting: BTreeMap::new(),
             management: Default::default(),
             started_at: None,
+            line_snapshot: Vec::new(),
             second_calls: BTreeMap::new(),
             ringing_index: BTreeMap::new(),
             registrar,
@@ -396,7 +398,11 @@ impl Gateway {
             Message::Request(request) => self.handle_request(now, source, request),
             Message::Response(response) => self.handle_response(now, response),
         }
-        self.after_line_changes(now);
+        // Most datagrams (retransmissions, INFO, OPTIONS, registrations) change no line:
+        // then nothing downstream of the lines needs a look.
+        if self.lines_changed() {
+            self.after_line_changes(now);
+        }
     }
 
     fn handle_request(&mut self, now: Instant, source: SocketAddr, request: Request) {

@@ -88,7 +88,6 @@ impl Gateway {
             return;
         }
         call.gsm.accounted = true;
-        call.gsm.ended = Some(now);
         call.gsm.cause = cause.map(|c| c.0);
         let facts = CallFacts {
             line: call.line,

@@ -60,7 +60,7 @@ impl Gateway {
         // F-2.2.3: a call to the gateway's own number is a two-stage call.
         if let Some(lines) = self.config.routing.own_numbers.get(callee).cloned() {
             let eligible = |id: LineId| lines.is_empty() || lines.contains(&id);
-            let Some(line) = self.take_line(now, None, |g, id| {
+            let Some(line) = self.take_line(None, |g, id| {
                 eligible(id).then_some(()).ok_or(Unfit::Forbidden)?;
                 g.line_can_call_out(now, local, id, true)
             }) else {
@@ -97,7 +97,7 @@ impl Gateway {
             None
         };
         let mut worst = None;
-        let chosen = self.take_line(now, memory, |g, id| {
+        let chosen = self.take_line(memory, |g, id| {
             if candidates.as_ref().is_some_and(|c| !c.contains(&id)) {
                 return Err(Unfit::Forbidden);
             }
@@ -203,7 +203,6 @@ impl Gateway {
     /// Takes the first line the selection rule offers among those `fit` accepts.
     fn take_line(
         &mut self,
-        _now: Instant,
         preferred: Option<LineId>,
         mut fit: impl FnMut(&Self, LineId) -> Result<(), Unfit>,
     ) -> Option<LineId> {
