@@ -12,6 +12,7 @@ pub mod cause;
 pub mod connections;
 pub mod gateway;
 pub mod lines;
+pub mod management;
 pub mod runtime;
 pub mod sip;
 pub mod stun;

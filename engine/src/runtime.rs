@@ -21,6 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::call::CallRef;
 use crate::gateway::{Gateway, GatewayConfig, MediaEvent, MediaParams, ModemCommand, Output};
+use crate::management::{ManagementReceiver, ManagementRequest};
 use crate::transport::SipTransport;
 
 /// A module bound to a gateway line.
@@ -93,12 +94,27 @@ pub type SharedStore = Box<dyn CounterStore + Send>;
 /// the start and every change and call record is written to it.
 pub async fn run_gateway_with_store(
     config: GatewayConfig,
+    transport: SipTransport,
+    modems: Vec<LineModem>,
+    audio: Option<Arc<dyn AudioHal>>,
+    store: Option<SharedStore>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    run_gateway_managed(config, transport, modems, audio, store, None, shutdown).await
+}
+
+/// [`run_gateway_with_store`] that also answers the management plane's requests (status
+/// snapshots and line actions, see [`crate::management`]) arriving on `management`.
+pub async fn run_gateway_managed(
+    config: GatewayConfig,
     mut transport: SipTransport,
     modems: Vec<LineModem>,
     audio: Option<Arc<dyn AudioHal>>,
     mut store: Option<SharedStore>,
+    management: Option<ManagementReceiver>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let mut management = management;
     let utc_offset = config.routing.utc_offset;
     let start_time = config.routing.start_time;
     let rtp_ip = match config.public_addr.ip() {
@@ -296,6 +312,11 @@ pub async fn run_gateway_with_store(
                 Some(Input::Radio(line, radio)) => gateway.handle_line_radio(line, radio),
                 None => {}
             },
+            request = next_request(&mut management) => match request {
+                Some(request) => gateway.handle_management(now(), request),
+                // The management plane went away: the gateway goes on without it.
+                None => management = None,
+            },
             received = transport.recv(&mut buf) => match received {
                 Ok((from, bytes)) => gateway.handle_datagram(now(), from, &bytes),
                 // An ICMP error for an earlier datagram (a peer that went away) must not
@@ -389,6 +410,14 @@ fn bridge_gsm_dtmf(params: &MediaParams) -> GsmDtmfPath {
     match params.dtmf_mode {
         DtmfMode::SipInfo => GsmDtmfPath::InBand,
         _ => params.gsm_dtmf,
+    }
+}
+
+/// The next management request, or never when there is no management plane.
+async fn next_request(management: &mut Option<ManagementReceiver>) -> Option<ManagementRequest> {
+    match management {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
