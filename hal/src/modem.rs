@@ -32,6 +32,27 @@ pub trait ModemHal: Send + Sync {
     async fn sim_state(&self) -> HalResult<SimState>;
     /// Enter the PIN (or PUK and a new PIN when `new_pin` is given).
     async fn enter_pin(&self, pin: &str, new_pin: Option<String>) -> HalResult<()>;
+    /// Enter PIN2 (`AT+CPIN="<pin2>"`) when the SIM asks for it
+    /// ([`SimState::Pin2Required`]); does nothing when it does not, so a PIN2 is never
+    /// offered to a SIM waiting for PIN 1. A wrong PIN2 uses up one of the SIM's three
+    /// CHV2 tries. Backends without this return
+    /// [`HalError::Unsupported`](crate::HalError::Unsupported).
+    async fn enter_pin2(&self, pin2: &str) -> HalResult<()> {
+        let _ = pin2;
+        Err(crate::HalError::Unsupported("enter_pin2"))
+    }
+    /// Whether the SIM's fixed dialling (FDN) lock is on (`AT+CLCK="FD",2`; no PIN2
+    /// needed to read it).
+    async fn fixed_dialing(&self) -> HalResult<bool> {
+        Err(crate::HalError::Unsupported("fixed_dialing"))
+    }
+    /// Switch the SIM's fixed dialling (FDN) lock on or off with PIN2
+    /// (`AT+CLCK="FD",1|0,"<pin2>"`, manual F-6.10.7). With FDN on, the SIM only lets
+    /// the module call the numbers of its FDN phonebook. A wrong PIN2 uses up one try.
+    async fn set_fixed_dialing(&self, enabled: bool, pin2: &str) -> HalResult<()> {
+        let _ = (enabled, pin2);
+        Err(crate::HalError::Unsupported("set_fixed_dialing"))
+    }
     /// Own number as stored on the SIM (`AT+CNUM`), when present.
     async fn own_number(&self) -> HalResult<Option<String>>;
 

@@ -49,12 +49,29 @@ pub enum SimState {
     PinRequired,
     /// Waiting for the PUK (PIN tries exhausted).
     PukRequired,
+    /// PIN 1 is done, but the SIM waits for PIN2 (`+CPIN: SIM PIN2`, `+CME ERROR: 17`):
+    /// an operation needed CHV2. Calls and SMS still work.
+    Pin2Required,
+    /// PIN 1 is done, but PIN2 is blocked and the SIM waits for PUK2 (`+CPIN: SIM PUK2`,
+    /// `+CME ERROR: 18`). Calls and SMS still work; PIN2-protected operations do not.
+    Puk2Required,
     /// No SIM in the slot.
     NotInserted,
     /// Present but still initialising.
     NotReady,
     /// Broken or blocked SIM.
     Failure,
+}
+
+impl SimState {
+    /// Whether the SIM is unlocked for calls and SMS: ready, or only waiting for PIN2 /
+    /// PUK2 (which guard SIM settings such as fixed dialling, not service).
+    pub fn is_usable(self) -> bool {
+        matches!(
+            self,
+            SimState::Ready | SimState::Pin2Required | SimState::Puk2Required
+        )
+    }
 }
 
 /// Circuit-switched network registration state (`+CREG` stat).

@@ -21,3 +21,30 @@ fn transient_busy_errors_are_recognised() {
     assert!(HalError::Cms { code: 314 }.is_transient());
     assert!(!HalError::Cms { code: 322 }.is_transient());
 }
+
+#[tokio::test]
+async fn pin2_operations_are_mockable_and_default_to_unsupported() {
+    let mut mock = MockModemHal::new();
+    mock.expect_set_fixed_dialing()
+        .withf(|on, pin2| *on && pin2 == "5678")
+        .returning(|_, _| Ok(()));
+    mock.expect_enter_pin2()
+        .returning(|_| Err(HalError::Cme { code: 16 }));
+    let modem: Arc<dyn ModemHal> = Arc::new(mock);
+    assert_eq!(modem.set_fixed_dialing(true, "5678").await, Ok(()));
+    assert_eq!(
+        modem.enter_pin2("0000").await,
+        Err(HalError::Cme { code: 16 })
+    );
+}
+
+#[test]
+fn pin2_states_leave_the_sim_usable() {
+    use cellgate_hal::SimState;
+    assert!(SimState::Ready.is_usable());
+    assert!(SimState::Pin2Required.is_usable());
+    assert!(SimState::Puk2Required.is_usable());
+    assert!(!SimState::PinRequired.is_usable());
+    assert!(!SimState::PukRequired.is_usable());
+    assert!(!SimState::NotInserted.is_usable());
+}
