@@ -930,6 +930,21 @@ impl Network {
         Ok(())
     }
 
+    /// The SIM in `line` asks for PIN2, as after an operation that needed it (CHV2):
+    /// with PIN 1 done, `AT+CPIN?` answers `SIM PIN2` (`SIM PUK2` with no PIN2 try left)
+    /// and the modem prints that state as a `+CPIN:` URC. Calls and SMS carry on.
+    pub fn ask_pin2(&self, line: u16) -> Result<(), SimError> {
+        let mut st = self.state();
+        let l = st.lines.get_mut(&line).ok_or(SimError::NoSuchLine(line))?;
+        let sim = l.sim.as_mut().ok_or(SimError::NoSim(line))?;
+        sim.pin2_asked = true;
+        let text = format!("line{line} SIM asks for PIN2 ({})", sim.cpin_text());
+        l.last_sim = sim.clone();
+        st.log(text);
+        st.notify(line, Notice::SimChanged);
+        Ok(())
+    }
+
     // ---- audio and programmable phones ----
 
     /// The [`cellgate_hal::AudioHal`] of this network's lines.

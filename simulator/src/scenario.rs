@@ -201,6 +201,11 @@ pub enum Action {
         /// Line.
         line: u16,
     },
+    /// The SIM asks for PIN2 (`+CPIN: SIM PIN2`).
+    AskPin2 {
+        /// Line.
+        line: u16,
+    },
 }
 
 impl Action {
@@ -214,6 +219,7 @@ impl Action {
             Action::Signal { .. } => "signal",
             Action::RemoveSim { .. } => "remove_sim",
             Action::InsertSim { .. } => "insert_sim",
+            Action::AskPin2 { .. } => "ask_pin2",
         }
     }
 }
@@ -650,6 +656,7 @@ impl Scenario {
             Action::Signal { line, rssi } => net.set_signal(*line, *rssi).map_err(e),
             Action::RemoveSim { line } => net.remove_sim(*line).map(|_| ()).map_err(e),
             Action::InsertSim { line } => net.insert_sim(*line, None).map_err(e),
+            Action::AskPin2 { line } => net.ask_pin2(*line).map_err(e),
         }
     }
 }

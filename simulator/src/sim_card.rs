@@ -1,5 +1,6 @@
 //! SIM cards: the subscriber identity a modem reports (`AT+QCCID`, `AT+CIMI`, `AT+CNUM`),
-//! the secrets and retry counters behind `AT+CPIN` / `AT+CLCK` / `AT+CPWD`, the SMS store
+//! the secrets and retry counters behind `AT+CPIN` / `AT+CLCK` / `AT+CPWD` (PIN 1 / PUK
+//! and PIN2 / PUK2, the fixed dialling lock that PIN2 guards), the SMS store
 //! (`AT+CMGL` ...), the SMSC address, call-forwarding and call-waiting subscriptions and
 //! the prepaid balance USSD reports.
 //!
@@ -15,6 +16,10 @@ use crate::luhn;
 pub const PIN_TRIES: u8 = 3;
 /// PUK tries before the card is blocked for good.
 pub const PUK_TRIES: u8 = 10;
+/// PIN2 tries before the card asks for the PUK2 (CHV2 blocked).
+pub const PIN2_TRIES: u8 = 3;
+/// PUK2 tries before PIN2 is blocked for good.
+pub const PUK2_TRIES: u8 = 10;
 /// Default SMS capacity of a simulated card (`AT+CPMS` total).
 pub const DEFAULT_SMS_CAPACITY: usize = 30;
 
@@ -136,13 +141,27 @@ pub struct SimCard {
     pub no_reply_secs: u8,
     /// Call waiting subscribed and active (`AT+CCWA`).
     pub call_waiting: bool,
+    /// PIN2 (CHV2, 4-8 digits): guards the fixed dialling lock and the FDN phonebook.
+    pub pin2: String,
+    /// PUK2 (8 digits): unblocks PIN2.
+    pub puk2: String,
+    /// PIN2 tries left; at 0 the card wants the PUK2.
+    pub pin2_tries: u8,
+    /// PUK2 tries left; at 0 PIN2 is blocked for good.
+    pub puk2_tries: u8,
+    /// The last operation needed PIN2 and did not get it: with PIN 1 done, `AT+CPIN?`
+    /// answers `SIM PIN2` (or `SIM PUK2` with no PIN2 try left) until PIN2 is entered.
+    pub pin2_asked: bool,
+    /// Fixed dialling (FDN) lock on (`AT+CLCK="FD"`).
+    pub fixed_dialing: bool,
 }
 
 impl SimCard {
     /// A deterministic, plausible SIM for a gateway line, so tests can predict identities:
     /// ICCID `898600…` (20 digits, Luhn-valid), IMSI `46000…` (15 digits) and MSISDN
     /// `1380000<line:04>` (11 digits; line 1 -> `13800000001`); PIN `1234` (disabled),
-    /// PUK `12345678`, SMSC `+8613800100500`, 30 message slots, balance 50.00.
+    /// PUK `12345678`, PIN2 `5678`, PUK2 `87654321`, fixed dialling off, SMSC
+    /// `+8613800100500`, 30 message slots, balance 50.00.
     pub fn for_line(line: u16) -> SimCard {
         SimCard {
             iccid: luhn::complete(&format!("898600{:013}", 1_000_000 + u64::from(line))),
@@ -161,6 +180,12 @@ impl SimCard {
             forwarding: BTreeMap::new(),
             no_reply_secs: 20,
             call_waiting: true,
+            pin2: "5678".into(),
+            puk2: "87654321".into(),
+            pin2_tries: PIN2_TRIES,
+            puk2_tries: PUK2_TRIES,
+            pin2_asked: false,
+            fixed_dialing: false,
         }
     }
 
@@ -183,11 +208,15 @@ impl SimCard {
         if self.lock == SimLock::Ready && self.pin_enabled {
             self.lock = SimLock::PinRequired;
         }
+        // A pending PIN2 request belonged to the operation before the power cycle.
+        self.pin2_asked = false;
     }
 
     /// `+CPIN: <state>` text.
     pub fn cpin_text(&self) -> &'static str {
         match self.lock {
+            SimLock::Ready if self.pin2_asked && self.pin2_tries == 0 => "SIM PUK2",
+            SimLock::Ready if self.pin2_asked => "SIM PIN2",
             SimLock::Ready => "READY",
             SimLock::PinRequired => "SIM PIN",
             SimLock::PukRequired => "SIM PUK",
@@ -196,8 +225,12 @@ impl SimCard {
     }
 
     /// `AT+CPIN=<pin>`: `Ok` when unlocked; `Err(cme)` otherwise (16 wrong PIN, 12 PUK
-    /// now required, 3 nothing asked).
+    /// now required, 3 nothing asked). With PIN 1 done and PIN2 asked, the code is the
+    /// PIN2 ([`SimCard::enter_pin2`]).
     pub fn enter_pin(&mut self, pin: &str) -> Result<(), u16> {
+        if self.lock == SimLock::Ready && self.pin2_asked {
+            return self.enter_pin2(pin);
+        }
         match self.lock {
             SimLock::PinRequired => {
                 if pin == self.pin {
@@ -220,8 +253,12 @@ impl SimCard {
         }
     }
 
-    /// `AT+CPIN=<puk>,<newpin>`: unblocks and sets the new PIN.
+    /// `AT+CPIN=<puk>,<newpin>`: unblocks and sets the new PIN (with PIN 1 done and the
+    /// PUK2 asked: the PUK2 and a new PIN2).
     pub fn enter_puk(&mut self, puk: &str, new_pin: &str) -> Result<(), u16> {
+        if self.lock == SimLock::Ready && self.pin2_asked {
+            return self.enter_puk2(puk, new_pin);
+        }
         match self.lock {
             SimLock::PukRequired => {
                 if !valid_pin(new_pin) {
@@ -288,6 +325,104 @@ impl SimCard {
         Ok(())
     }
 
+    /// `AT+CPIN=<pin2>` while the card asks for PIN2: `Ok` clears the request; `Err(cme)`
+    /// otherwise (16 wrong PIN2, 18 PUK2 now required, 3 nothing asked).
+    pub fn enter_pin2(&mut self, pin2: &str) -> Result<(), u16> {
+        if self.lock != SimLock::Ready || !self.pin2_asked {
+            return Err(3);
+        }
+        self.check_pin2(pin2)?;
+        self.pin2_asked = false;
+        Ok(())
+    }
+
+    /// `AT+CPIN=<puk2>,<newpin2>` while the card asks for the PUK2: unblocks PIN2 and
+    /// sets the new one (16 wrong PUK2; PIN2 blocked for good after ten: 18 from then on).
+    pub fn enter_puk2(&mut self, puk2: &str, new_pin2: &str) -> Result<(), u16> {
+        if self.lock != SimLock::Ready || !self.pin2_asked {
+            return Err(3);
+        }
+        if self.pin2_tries > 0 {
+            // PIN2 is asked, not the PUK2: `<pin2>,<newpin2>` enters and changes it.
+            self.check_pin2(puk2)?;
+            if valid_pin(new_pin2) {
+                self.pin2 = new_pin2.to_owned();
+            }
+            self.pin2_asked = false;
+            return Ok(());
+        }
+        if !valid_pin(new_pin2) {
+            return Err(3);
+        }
+        if self.puk2_tries == 0 {
+            return Err(18);
+        }
+        if puk2 == self.puk2 {
+            self.puk2_tries = PUK2_TRIES;
+            self.pin2_tries = PIN2_TRIES;
+            self.pin2 = new_pin2.to_owned();
+            self.pin2_asked = false;
+            Ok(())
+        } else {
+            self.puk2_tries = self.puk2_tries.saturating_sub(1);
+            Err(if self.puk2_tries == 0 { 18 } else { 16 })
+        }
+    }
+
+    /// Checks PIN2 for `AT+CPIN`, `AT+CLCK="FD"` and `AT+CPWD="P2"`: a wrong one costs a
+    /// try (16), the third in a row blocks PIN2 (18, and the card asks for the PUK2); a
+    /// right one restores the tries. PIN 1 must be done first (11 / 12 / 13 otherwise).
+    pub fn check_pin2(&mut self, pin2: &str) -> Result<(), u16> {
+        match self.lock {
+            SimLock::Ready => {}
+            SimLock::PinRequired => return Err(11),
+            SimLock::PukRequired => return Err(12),
+            SimLock::Blocked => return Err(13),
+        }
+        if self.pin2_tries == 0 {
+            self.pin2_asked = true;
+            return Err(18);
+        }
+        if pin2 == self.pin2 {
+            self.pin2_tries = PIN2_TRIES;
+            return Ok(());
+        }
+        self.pin2_tries -= 1;
+        if self.pin2_tries == 0 {
+            self.pin2_asked = true;
+            Err(18)
+        } else {
+            Err(16)
+        }
+    }
+
+    /// `AT+CLCK="FD",<0|1>,<pin2>`: fixed dialling off or on. Without a password the card
+    /// asks for PIN2 (17).
+    pub fn set_fixed_dialing(&mut self, enabled: bool, pin2: Option<&str>) -> Result<(), u16> {
+        let Some(pin2) = pin2.filter(|p| !p.is_empty()) else {
+            if self.lock == SimLock::Ready {
+                self.pin2_asked = true;
+                return Err(if self.pin2_tries == 0 { 18 } else { 17 });
+            }
+            return Err(11);
+        };
+        self.check_pin2(pin2)?;
+        self.pin2_asked = false;
+        self.fixed_dialing = enabled;
+        Ok(())
+    }
+
+    /// `AT+CPWD="P2",<old>,<new>`.
+    pub fn change_pin2(&mut self, old: &str, new: &str) -> Result<(), u16> {
+        if !valid_pin(new) {
+            return Err(3);
+        }
+        self.check_pin2(old)?;
+        self.pin2 = new.to_owned();
+        self.pin2_asked = false;
+        Ok(())
+    }
+
     /// Stores a message in the first free slot; `None` when the card is full.
     pub fn store(&mut self, sms: StoredSms) -> Option<usize> {
         let index = (1..=self.sms_capacity).find(|i| !self.messages.contains_key(i))?;
@@ -341,6 +476,42 @@ mod tests {
         }
         assert_eq!(sim.enter_puk("00000000", "1111"), Err(13));
         assert_eq!(sim.lock, SimLock::Blocked);
+    }
+
+    #[test]
+    fn pin2_then_puk2_and_the_fixed_dialing_lock() {
+        let mut sim = SimCard::for_line(1);
+        assert_eq!(sim.cpin_text(), "READY");
+        // No password: the card asks for PIN2.
+        assert_eq!(sim.set_fixed_dialing(true, None), Err(17));
+        assert_eq!(sim.cpin_text(), "SIM PIN2");
+        assert_eq!(sim.enter_pin("0000"), Err(16), "AT+CPIN takes it as PIN2");
+        assert_eq!(sim.pin2_tries, 2);
+        assert_eq!(sim.pin_tries, PIN_TRIES, "PIN 1 untouched");
+        assert_eq!(sim.enter_pin("5678"), Ok(()));
+        assert_eq!((sim.pin2_tries, sim.cpin_text()), (3, "READY"));
+        assert_eq!(sim.set_fixed_dialing(true, Some("5678")), Ok(()));
+        assert!(sim.fixed_dialing);
+        // Three wrong PIN2s block it; the lock is unchanged.
+        assert_eq!(sim.set_fixed_dialing(false, Some("1111")), Err(16));
+        assert_eq!(sim.set_fixed_dialing(false, Some("1111")), Err(16));
+        assert_eq!(sim.set_fixed_dialing(false, Some("1111")), Err(18));
+        assert!(sim.fixed_dialing);
+        assert_eq!(sim.cpin_text(), "SIM PUK2");
+        assert_eq!(sim.set_fixed_dialing(false, Some("5678")), Err(18));
+        assert_eq!(sim.enter_puk("00000000", "4444"), Err(16));
+        assert_eq!(sim.puk2_tries, PUK2_TRIES - 1);
+        assert_eq!(sim.enter_puk("87654321", "4444"), Ok(()));
+        assert_eq!((sim.pin2.as_str(), sim.pin2_tries), ("4444", 3));
+        assert_eq!(sim.cpin_text(), "READY");
+        assert_eq!(sim.change_pin2("4444", "2468"), Ok(()));
+        assert_eq!(sim.set_fixed_dialing(false, Some("2468")), Ok(()));
+        assert!(!sim.fixed_dialing);
+        // A power cycle forgets the request, not the counters.
+        sim.pin2_asked = true;
+        sim.pin2_tries = 2;
+        sim.power_on();
+        assert_eq!((sim.cpin_text(), sim.pin2_tries), ("READY", 2));
     }
 
     #[test]

@@ -82,6 +82,68 @@ async fn wrong_pins_need_the_puk() {
     assert_eq!(gw.line().await, "+QIND: SMS DONE");
 }
 
+/// F-6.10.7 on the simulated SIM: PIN2 asked (`+CPIN: SIM PIN2` URC and read form),
+/// entered with `AT+CPIN`, counted per dialect (`AT+QTRPIN` / `AT+QPINC`), the fixed
+/// dialling lock `AT+CLCK="FD"` behind it, and three wrong PIN2s asking for the PUK2.
+#[tokio::test(start_paused = true)]
+async fn pin2_requests_counters_and_the_fixed_dialing_lock_f_6_10_7() {
+    for profile in [ModuleProfile::M35, ModuleProfile::Uc15] {
+        let (net, mut gw) = attach(profile);
+        ready(&mut gw, profile).await;
+        let tries = |gw_answer: Vec<String>| gw_answer.join("|");
+        let (counter, full, one_wrong) = match profile {
+            ModuleProfile::Uc15 => (
+                "AT+QPINC=\"P2\"",
+                "+QPINC: \"P2\",3,10|OK",
+                "+QPINC: \"P2\",2,10|OK",
+            ),
+            _ => (
+                "AT+QTRPIN",
+                "+QTRPIN: 3,3,10,10|OK",
+                "+QTRPIN: 3,2,10,10|OK",
+            ),
+        };
+        assert_eq!(gw.command("AT+CLCK=\"FD\",2").await, ["+CLCK: 0", "OK"]);
+        net.ask_pin2(1).expect("ask");
+        assert_eq!(gw.line().await, "+CPIN: SIM PIN2");
+        assert_eq!(gw.command("AT+CPIN?").await, ["+CPIN: SIM PIN2", "OK"]);
+        // PIN 1 is done: the SIM still serves.
+        assert_eq!(gw.command("AT+CIMI").await.len(), 2);
+        assert_eq!(tries(gw.command(counter).await), full);
+        assert_eq!(gw.command("AT+CPIN=\"0000\"").await, ["+CME ERROR: 16"]);
+        assert_eq!(tries(gw.command(counter).await), one_wrong);
+        assert_eq!(gw.command("AT+CPIN?").await, ["+CPIN: SIM PIN2", "OK"]);
+        assert_eq!(gw.command("AT+CPIN=\"5678\"").await, ["+CPIN: READY", "OK"]);
+        assert_eq!(tries(gw.command(counter).await), full);
+        assert_eq!(gw.command("AT+CPIN?").await, ["+CPIN: READY", "OK"]);
+        // The fixed dialling lock wants PIN2 as its password.
+        assert_eq!(gw.command("AT+CLCK=\"FD\",1").await, ["+CME ERROR: 17"]);
+        assert_eq!(gw.command("AT+CPIN?").await, ["+CPIN: SIM PIN2", "OK"]);
+        assert_eq!(gw.command("AT+CLCK=\"FD\",1,\"5678\"").await, ["OK"]);
+        assert_eq!(gw.command("AT+CLCK=\"FD\",2").await, ["+CLCK: 1", "OK"]);
+        assert_eq!(net.sim(1).map(|s| s.fixed_dialing), Some(true));
+        assert_eq!(gw.command("AT+CPIN?").await, ["+CPIN: READY", "OK"]);
+        for _ in 0..2 {
+            assert_eq!(
+                gw.command("AT+CLCK=\"FD\",0,\"1111\"").await,
+                ["+CME ERROR: 16"]
+            );
+        }
+        assert_eq!(
+            gw.command("AT+CLCK=\"FD\",0,\"1111\"").await,
+            ["+CME ERROR: 18"]
+        );
+        assert_eq!(gw.command("AT+CPIN?").await, ["+CPIN: SIM PUK2", "OK"]);
+        assert_eq!(net.sim(1).map(|s| s.fixed_dialing), Some(true));
+        assert_eq!(
+            gw.command("AT+CPIN=\"87654321\",\"2468\"").await,
+            ["+CPIN: READY", "OK"]
+        );
+        assert_eq!(gw.command("AT+CPWD=\"P2\",\"2468\",\"1357\"").await, ["OK"]);
+        assert_eq!(net.sim(1).map(|s| s.pin2), Some("1357".into()));
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn sim_removed_and_inserted_at_run_time() {
     let (net, mut gw) = attach(ModuleProfile::M35);

@@ -158,7 +158,10 @@ pub fn execute(m: &mut Modem, cmd: &AtCommand) -> Option<Outcome> {
         }
         ("+QTRPIN", CommandForm::Exec) => match m.sim() {
             Some(s) => {
-                m.info(&format!("+QTRPIN: {},3,{},10", s.pin_tries, s.puk_tries));
+                m.info(&format!(
+                    "+QTRPIN: {},{},{},{}",
+                    s.pin_tries, s.pin2_tries, s.puk_tries, s.puk2_tries
+                ));
                 Outcome::Ok
             }
             None => Outcome::Error(AtError::Cme(10)),

@@ -1,5 +1,7 @@
-//! SIM commands: `AT+CPIN`, `AT+CLCK`, `AT+CPWD`, PIN/PUK counters (`AT+QTRPIN` on M35,
-//! `AT+QPINC` on UC15), `AT+CIMI`, `AT+CNUM`, ICCID, `AT+CCFC`, `AT+CCWA`.
+//! SIM commands: `AT+CPIN` (PIN 1 / PUK, and PIN2 / PUK2 while the SIM asks for them),
+//! `AT+CLCK` (`"SC"` PIN lock, `"FD"` fixed dialling with PIN2), `AT+CPWD` (`"SC"`,
+//! `"P2"`), PIN/PUK counters (`AT+QTRPIN` on M35, `AT+QPINC` on UC15), `AT+CIMI`,
+//! `AT+CNUM`, ICCID, `AT+CCFC`, `AT+CCWA`.
 
 use super::at_parser::{split_args, AtCommand, CommandForm};
 use super::responses::AtError;
@@ -51,7 +53,9 @@ pub fn execute(m: &mut Modem, cmd: &AtCommand) -> Option<Outcome> {
         },
         ("+CLCK", Set(a)) => facility_lock(m, a),
         ("+CLCK", Test) => {
-            m.info("+CLCK: (\"SC\",\"AO\",\"OI\",\"OX\",\"AI\",\"IR\",\"AB\",\"AG\",\"AC\")");
+            m.info(
+                "+CLCK: (\"SC\",\"FD\",\"AO\",\"OI\",\"OX\",\"AI\",\"IR\",\"AB\",\"AG\",\"AC\")",
+            );
             Outcome::Ok
         }
         ("+CPWD", Set(a)) => change_password(m, a),
@@ -80,9 +84,12 @@ pub fn execute(m: &mut Modem, cmd: &AtCommand) -> Option<Outcome> {
     Some(out)
 }
 
-/// `AT+CPIN=<pin>` / `AT+CPIN=<puk>,<newpin>`.
+/// `AT+CPIN=<pin>` / `AT+CPIN=<puk>,<newpin>` (PIN2 / PUK2 when the SIM asks for them).
 fn enter_pin(m: &mut Modem, args: &str) -> Outcome {
     let parts = split_args(args);
+    let pin2 = m
+        .sim()
+        .is_some_and(|s| s.lock == SimLock::Ready && s.pin2_asked);
     let result = match parts.as_slice() {
         [pin] => m.with_sim(|s| s.enter_pin(pin)),
         [puk, new_pin] => m.with_sim(|s| s.enter_puk(puk, new_pin)),
@@ -91,9 +98,8 @@ fn enter_pin(m: &mut Modem, args: &str) -> Outcome {
     match result {
         None => Outcome::Error(AtError::Cme(10)),
         Some(Ok(())) => {
-            m.network()
-                .state()
-                .log(format!("line{} SIM unlocked", m.line()));
+            let what = if pin2 { "PIN2 entered" } else { "SIM unlocked" };
+            m.network().state().log(format!("line{} {what}", m.line()));
             // The module reports the new state, then resumes its boot.
             m.urc("+CPIN: READY");
             m.resume_boot();
@@ -110,8 +116,8 @@ fn enter_pin(m: &mut Modem, args: &str) -> Outcome {
     }
 }
 
-/// `AT+CLCK="SC",<mode>[,<passwd>]`: 0 unlock, 1 lock, 2 query. Barring facilities
-/// are queried as not active.
+/// `AT+CLCK="SC"|"FD",<mode>[,<passwd>]`: 0 unlock, 1 lock, 2 query (`"FD"`: fixed
+/// dialling, password PIN2). Barring facilities are queried as not active.
 fn facility_lock(m: &mut Modem, args: &str) -> Outcome {
     let parts = split_args(args);
     let fac = parts
@@ -120,6 +126,9 @@ fn facility_lock(m: &mut Modem, args: &str) -> Outcome {
         .unwrap_or_default();
     let mode = parts.get(1).and_then(|v| v.parse::<u8>().ok());
     let pass = parts.get(2).cloned().unwrap_or_default();
+    if fac == "FD" {
+        return fixed_dialing(m, mode, parts.get(2).map(String::as_str));
+    }
     if fac != "SC" {
         return match mode {
             Some(2) => {
@@ -154,16 +163,50 @@ fn facility_lock(m: &mut Modem, args: &str) -> Outcome {
     }
 }
 
-/// `AT+CPWD="SC",<old>,<new>`.
+/// `AT+CLCK="FD",<mode>[,<pin2>]`: the fixed dialling (FDN) lock of the SIM.
+fn fixed_dialing(m: &mut Modem, mode: Option<u8>, pin2: Option<&str>) -> Outcome {
+    match mode {
+        Some(2) => match m.ready_sim() {
+            Ok(s) => {
+                m.info(&format!("+CLCK: {}", u8::from(s.fixed_dialing)));
+                Outcome::Ok
+            }
+            Err(e) => Outcome::Error(AtError::Cme(e)),
+        },
+        Some(v @ (0 | 1)) => match m.with_sim(|s| s.set_fixed_dialing(v == 1, pin2)) {
+            None => Outcome::Error(AtError::Cme(10)),
+            Some(Ok(())) => {
+                let state = if v == 1 { "on" } else { "off" };
+                m.network()
+                    .state()
+                    .log(format!("line{} fixed dialling {state}", m.line()));
+                Outcome::Ok
+            }
+            Some(Err(c)) => {
+                m.network()
+                    .state()
+                    .log(format!("line{} fixed dialling refused (CME {c})", m.line()));
+                Outcome::Error(AtError::Cme(c))
+            }
+        },
+        _ => Outcome::Error(AtError::Plain),
+    }
+}
+
+/// `AT+CPWD="SC"|"P2",<old>,<new>`.
 fn change_password(m: &mut Modem, args: &str) -> Outcome {
     let parts = split_args(args);
+    let result = |r: Option<Result<(), u16>>| match r {
+        None => Outcome::Error(AtError::Cme(10)),
+        Some(Ok(())) => Outcome::Ok,
+        Some(Err(c)) => Outcome::Error(AtError::Cme(c)),
+    };
     match parts.as_slice() {
         [fac, old, new] if fac.eq_ignore_ascii_case("SC") => {
-            match m.with_sim(|s| s.change_pin(old, new)) {
-                None => Outcome::Error(AtError::Cme(10)),
-                Some(Ok(())) => Outcome::Ok,
-                Some(Err(c)) => Outcome::Error(AtError::Cme(c)),
-            }
+            result(m.with_sim(|s| s.change_pin(old, new)))
+        }
+        [fac, old, new] if fac.eq_ignore_ascii_case("P2") => {
+            result(m.with_sim(|s| s.change_pin2(old, new)))
         }
         [_, _, _] => Outcome::Error(AtError::Cme(4)),
         _ => Outcome::Error(AtError::Plain),

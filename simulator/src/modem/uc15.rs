@@ -110,7 +110,7 @@ pub fn execute(m: &mut Modem, cmd: &AtCommand) -> Option<Outcome> {
         ("+QPINC", CommandForm::Read) => match m.sim() {
             Some(s) => {
                 m.info(&format!("+QPINC: \"SC\",{},{}", s.pin_tries, s.puk_tries));
-                m.info("+QPINC: \"P2\",3,10");
+                m.info(&format!("+QPINC: \"P2\",{},{}", s.pin2_tries, s.puk2_tries));
                 Outcome::Ok
             }
             None => Outcome::Error(AtError::Cme(10)),
@@ -124,8 +124,8 @@ pub fn execute(m: &mut Modem, cmd: &AtCommand) -> Option<Outcome> {
                 m.info(&format!("+QPINC: \"SC\",{},{}", s.pin_tries, s.puk_tries));
                 Outcome::Ok
             }
-            Some(_) => {
-                m.info("+QPINC: \"P2\",3,10");
+            Some(s) => {
+                m.info(&format!("+QPINC: \"P2\",{},{}", s.pin2_tries, s.puk2_tries));
                 Outcome::Ok
             }
             None => Outcome::Error(AtError::Cme(10)),
