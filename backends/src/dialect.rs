@@ -53,6 +53,17 @@ impl Readiness {
     }
 }
 
+/// How the module tells how many PIN2 (CHV2) tries the SIM has left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pin2Counter {
+    /// M35: `AT+QTRPIN` -> `+QTRPIN: <pin1>,<pin2>,<puk1>,<puk2>`.
+    Qtrpin,
+    /// UC15: `AT+QPINC="P2"` -> `+QPINC: "P2",<pin2>,<puk2>`.
+    Qpinc,
+    /// No command known: the count is not checked.
+    Unknown,
+}
+
 /// Everything that differs between module families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dialect {
@@ -77,6 +88,9 @@ pub struct Dialect {
     pub bcch_lock: bool,
     /// Readiness check after init.
     pub readiness: Readiness,
+    /// Where the SIM's remaining PIN2 tries are read (the last try is never used by the
+    /// gateway on its own).
+    pub pin2_counter: Pin2Counter,
 }
 
 /// The dialect for an `AT+CGMM` answer.

@@ -12,13 +12,14 @@
 //! - Readiness: `AT+QINISTAT` counts up to 3.
 //! - IMEI write: `AT+EGMR=1,7,"<imei>"`.
 //! - BCCH lock (manual §6.15): `AT+QLOCKF=1,<arfcn>` locks, `AT+QLOCKF=0` unlocks.
+//! - PIN2 tries left: `AT+QTRPIN` -> `+QTRPIN: <pin1>,<pin2>,<puk1>,<puk2>`.
 //!
 //! [`M35Modem`] and [`M35Config`] are the names this profile had before the shared
 //! [`AtModem`]; they remain as aliases.
 
 use cellgate_hal::{AccessTech, CellInfo, ModuleKind};
 
-use crate::dialect::{CallProgress, CellInfoStyle, Dialect, Readiness};
+use crate::dialect::{CallProgress, CellInfoStyle, Dialect, Pin2Counter, Readiness};
 use crate::modem::{AtModem, AtModemConfig};
 use crate::parse::{split_fields, strip_prefix, Field};
 
@@ -41,6 +42,7 @@ pub const M35: Dialect = Dialect {
     imei_write: true,
     bcch_lock: true,
     readiness: Readiness::QinistatCount(3),
+    pin2_counter: Pin2Counter::Qtrpin,
 };
 
 /// The former name of the M35 backend: an [`AtModem`] (which picks the dialect from

@@ -69,9 +69,11 @@ pub fn strip_prefix<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
 pub fn parse_cpin(value: &str) -> Option<SimState> {
     let v = value.trim().trim_matches('"').to_ascii_uppercase();
     Some(match v.as_str() {
-        "READY" | "SIM PIN2" | "SIM PUK2" => SimState::Ready,
+        "READY" => SimState::Ready,
         "SIM PIN" | "PH-SIM PIN" | "PH-NET PIN" => SimState::PinRequired,
         "SIM PUK" | "PH-SIM PUK" | "PH-NET PUK" => SimState::PukRequired,
+        "SIM PIN2" => SimState::Pin2Required,
+        "SIM PUK2" => SimState::Puk2Required,
         "NOT INSERTED" | "SIM NOT INSERTED" => SimState::NotInserted,
         "NOT READY" | "SIM BUSY" => SimState::NotReady,
         "SIM ERROR" | "SIM FAILURE" | "SIM BLOCKED" | "BLOCKED" => SimState::Failure,
@@ -154,6 +156,34 @@ pub fn parse_cgatt(value: &str) -> Option<bool> {
         1 => Some(true),
         _ => None,
     }
+}
+
+/// `+CLCK: <status>[,<class>]` value -> lock on (1) or off (0) (27.007 §7.4).
+pub fn parse_clck(value: &str) -> Option<bool> {
+    match split_fields(value).first()?.num::<u8>()? {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    }
+}
+
+/// PIN2 tries left from an M35 `+QTRPIN: <pin1>,<pin2>,<puk1>,<puk2>` value.
+pub fn parse_qtrpin_pin2(value: &str) -> Option<u8> {
+    let f = split_fields(value);
+    if f.len() < 4 {
+        return None;
+    }
+    f.get(1)?.num()
+}
+
+/// PIN2 tries left from a UC15 `+QPINC: "P2",<pin2>,<puk2>` value (`None` for another
+/// facility's row).
+pub fn parse_qpinc_pin2(value: &str) -> Option<u8> {
+    let f = split_fields(value);
+    if !f.first()?.text.eq_ignore_ascii_case("P2") {
+        return None;
+    }
+    f.get(1)?.num()
 }
 
 /// `+CSQ: <rssi>,<ber>` value.
@@ -504,7 +534,16 @@ mod tests {
     fn misc_answers() {
         assert_eq!(parse_cpin("READY"), Some(SimState::Ready));
         assert_eq!(parse_cpin("SIM PIN"), Some(SimState::PinRequired));
+        assert_eq!(parse_cpin("SIM PIN2"), Some(SimState::Pin2Required));
+        assert_eq!(parse_cpin(" \"SIM PUK2\""), Some(SimState::Puk2Required));
         assert_eq!(parse_cpin("what"), None);
+        assert_eq!(parse_clck("1"), Some(true));
+        assert_eq!(parse_clck("0,7"), Some(false));
+        assert_eq!(parse_clck("x"), None);
+        assert_eq!(parse_qtrpin_pin2("3,2,10,10"), Some(2));
+        assert_eq!(parse_qtrpin_pin2("3,2"), None);
+        assert_eq!(parse_qpinc_pin2("\"P2\",1,10"), Some(1));
+        assert_eq!(parse_qpinc_pin2("\"SC\",3,10"), None);
         assert_eq!(
             parse_csq("17,99"),
             Some(SignalQuality { rssi: 17, ber: 99 })

@@ -11,10 +11,11 @@
 //! - Readiness: `AT+QINISTAT` bitmap, 7 = ready.
 //! - IMEI write: `AT+EGMR=1,7,"<imei>"`.
 //! - No BCCH lock command known: `lock_cell` returns `Unsupported`.
+//! - PIN2 tries left: `AT+QPINC="P2"` -> `+QPINC: "P2",<pin2>,<puk2>`.
 
 use cellgate_hal::{AccessTech, CellInfo, ModuleKind};
 
-use crate::dialect::{CallProgress, CellInfoStyle, Dialect, Readiness};
+use crate::dialect::{CallProgress, CellInfoStyle, Dialect, Pin2Counter, Readiness};
 use crate::parse::{split_fields, strip_prefix, Field};
 
 /// The UC15 dialect.
@@ -29,6 +30,7 @@ pub const UC15: Dialect = Dialect {
     imei_write: true,
     bcch_lock: false,
     readiness: Readiness::QinistatBitmap(7),
+    pin2_counter: Pin2Counter::Qpinc,
 };
 
 fn num<T: std::str::FromStr>(f: Option<&Field>) -> Option<T> {

@@ -106,6 +106,115 @@ async fn sim_and_pin(opts: FakeOptions) {
     );
 }
 
+/// F-6.10.7: PIN2 goes only to a SIM that asks for it, after the dialect's try counter
+/// (`AT+QTRPIN` / `AT+QPINC="P2"`) shows more than one try; the fixed dialling lock is
+/// read with `AT+CLCK="FD",2` and set with PIN2; `+CME ERROR: 16/17/18` map to typed
+/// errors and SIM states.
+async fn pin2_and_fixed_dialing_f_6_10_7(opts: FakeOptions) {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::Arc;
+    // 0: SIM PIN2 asked, 3 tries; 1: asked, 1 try left; 2: ready.
+    let phase = Arc::new(AtomicU8::new(0));
+    let p = phase.clone();
+    let model = opts.model;
+    let (modem, fake, mut ev) = start(
+        opts,
+        Box::new(move |l| {
+            let tries = if p.load(Ordering::SeqCst) == 1 { 1 } else { 3 };
+            Some(match l {
+                "AT+CPIN?" if p.load(Ordering::SeqCst) == 2 => ok_with(&["+CPIN: READY"]),
+                "AT+CPIN?" => ok_with(&["+CPIN: SIM PIN2"]),
+                "AT+QTRPIN" if model == "Quectel_M35" => {
+                    ok_with(&[&format!("+QTRPIN: 3,{tries},10,10")])
+                }
+                "AT+QPINC=\"P2\"" if model == "UC15" => {
+                    ok_with(&[&format!("+QPINC: \"P2\",{tries},10")])
+                }
+                "AT+CPIN=\"0000\"" => "\r\n+CME ERROR: 16\r\n".into(),
+                "AT+CPIN=\"5678\"" => {
+                    p.store(2, Ordering::SeqCst);
+                    ok_with(&[])
+                }
+                "AT+CLCK=\"FD\",2" => ok_with(&["+CLCK: 0"]),
+                "AT+CLCK=\"FD\",1,\"5678\"" => ok_with(&[]),
+                "AT+CLCK=\"FD\",0,\"1111\"" => "\r\n+CME ERROR: 18\r\n".into(),
+                _ => return None,
+            })
+        }),
+    )
+    .await;
+    let counter: &[&str] = match opts.model {
+        "Quectel_M35" => &["AT+QTRPIN"],
+        "UC15" => &["AT+QPINC=\"P2\""],
+        _ => &[],
+    };
+    // `before`, the try counter where the dialect has one, `after`.
+    let with_counter = |before: &[&str], after: &[&str]| -> Vec<String> {
+        before
+            .iter()
+            .chain(counter)
+            .chain(after)
+            .map(|c| c.to_string())
+            .collect()
+    };
+    assert_eq!(modem.sim_state().await, Ok(SimState::Pin2Required));
+    // A wrong PIN2: the module's error, the SIM still asks.
+    fake.clear();
+    assert_eq!(
+        modem.enter_pin2("0000").await,
+        Err(HalError::Cme { code: 16 })
+    );
+    assert_eq!(
+        fake.log(),
+        with_counter(&["AT+CPIN?"], &["AT+CPIN=\"0000\""])
+    );
+    // The right one: the new state is read back and announced.
+    fake.clear();
+    assert_eq!(modem.enter_pin2("5678").await, Ok(()));
+    assert_eq!(
+        fake.log(),
+        with_counter(&["AT+CPIN?"], &["AT+CPIN=\"5678\"", "AT+CPIN?"])
+    );
+    wait_for(&mut ev, |e| *e == ModemEvent::SimChanged(SimState::Ready)).await;
+    // Not asked: nothing entered (a SIM waiting for PIN 1 would take it as PIN 1).
+    fake.clear();
+    assert_eq!(modem.enter_pin2("5678").await, Ok(()));
+    assert_eq!(fake.log(), ["AT+CPIN?"]);
+    // Fixed dialling.
+    assert_eq!(modem.fixed_dialing().await, Ok(false));
+    fake.clear();
+    assert_eq!(modem.set_fixed_dialing(true, "5678").await, Ok(()));
+    assert_eq!(
+        fake.log(),
+        with_counter(&[], &["AT+CLCK=\"FD\",1,\"5678\""])
+    );
+    assert_eq!(
+        modem.set_fixed_dialing(false, "1111").await,
+        Err(HalError::Cme { code: 18 })
+    );
+    wait_for(&mut ev, |e| {
+        *e == ModemEvent::SimChanged(SimState::Puk2Required)
+    })
+    .await;
+    assert!(matches!(
+        modem.set_fixed_dialing(true, "56\"78").await,
+        Err(HalError::InvalidArgument(_))
+    ));
+    // One try left: not used, where the dialect can count.
+    phase.store(1, Ordering::SeqCst);
+    fake.clear();
+    let last_try = modem.enter_pin2("5678").await;
+    if counter.is_empty() {
+        assert_eq!(last_try, Ok(()));
+    } else {
+        assert!(
+            matches!(last_try, Err(HalError::InvalidArgument(_))),
+            "{last_try:?}"
+        );
+        assert!(!fake.log().iter().any(|l| l == "AT+CPIN=\"5678\""));
+    }
+}
+
 async fn network(opts: FakeOptions) {
     let creg = if opts.model == "UC15" {
         "+CREG: 2,1,\"A5E0\",\"1C5B7D8\",2"
@@ -486,6 +595,7 @@ for_profiles!(
     init_sequence_matches,
     identity,
     sim_and_pin,
+    pin2_and_fixed_dialing_f_6_10_7,
     network,
     select_operator_long_timeout,
     calls_basic,

@@ -11,7 +11,7 @@
 //!    network service left as the SIM has it —, `AT+CREG=2`, `AT+COPS=3,0`, M35 also
 //!    `ATX4`, `AT+QMOSTAT=1`), audio set-up (`AT+QAUDCH` / `AT+QPCMV`), the configured
 //!    extra commands (echo cancellation and the like), `AT+CSCS="GSM"` (or `"UCS2"`);
-//! 4. `AT+CPIN?`; with a ready SIM: readiness (`AT+QINISTAT` until 3 on M35, bitmap 7
+//! 4. `AT+CPIN?`; with a usable SIM (ready, or only waiting for PIN2 / PUK2): readiness (`AT+QINISTAT` until 3 on M35, bitmap 7
 //!    on UC15) and SMS set-up: `AT+CMGF=0`, `AT+CSCA?`, `AT+CPMS="SM","SM","SM"`,
 //!    `AT+CNMI=2,1,0,2,0` (store and notify with `+CMTI`; status reports `+CDSI`).
 //!
@@ -44,7 +44,7 @@ use cellgate_hal::{
 };
 
 use crate::at::{AtChannel, AtCommand, ChannelConfig, InfoShape};
-use crate::dialect::{CallProgress, CellInfoStyle, Dialect};
+use crate::dialect::{CallProgress, CellInfoStyle, Dialect, Pin2Counter};
 use crate::parse;
 
 pub use recovery::PowerCycleHook;
@@ -335,6 +335,8 @@ async fn query_sim(chan: &AtChannel, config: &AtModemConfig) -> HalResult<SimSta
         Err(HalError::Cme { code: 14 }) => Ok(SimState::NotReady),
         Err(HalError::Cme { code: 11 }) => Ok(SimState::PinRequired),
         Err(HalError::Cme { code: 12 }) => Ok(SimState::PukRequired),
+        Err(HalError::Cme { code: 17 }) => Ok(SimState::Pin2Required),
+        Err(HalError::Cme { code: 18 }) => Ok(SimState::Puk2Required),
         Err(e) => Err(e),
     }
 }
@@ -429,7 +431,7 @@ async fn init_rest(
         }
     };
     let mut smsc = None;
-    if matches!(sim, None | Some(SimState::Ready)) {
+    if sim.is_none_or(SimState::is_usable) {
         wait_ready(chan, config, dialect).await?;
         smsc = sms_init(chan, config).await?;
     } else {
@@ -500,8 +502,14 @@ impl Inner {
 
     /// The SIM became ready (PIN entered, SIM re-inserted): set up SMS and sweep.
     async fn sim_became_ready(&self) {
-        let before = self.set_sim(Some(SimState::Ready));
-        if before == Some(SimState::Ready) {
+        self.sim_usable(SimState::Ready).await;
+    }
+
+    /// The SIM is in `now`, a usable state ([`SimState::is_usable`]: ready, or only
+    /// waiting for PIN2 / PUK2): when it was not usable before, set up SMS and sweep.
+    async fn sim_usable(&self, now: SimState) {
+        let before = self.set_sim(Some(now));
+        if before.is_some_and(SimState::is_usable) {
             return;
         }
         tracing::info!(?before, "SIM ready: setting up SMS");
@@ -676,6 +684,64 @@ impl AtModem {
         }
     }
 
+    /// The SIM's PIN2 (CHV2) tries left, where the dialect can read them; `None` when it
+    /// cannot or the module would not say.
+    async fn pin2_tries(&self) -> HalResult<Option<u8>> {
+        let (line, prefix, parse): (&str, &str, fn(&str) -> Option<u8>) =
+            match self.inner.dialect.pin2_counter {
+                Pin2Counter::Qtrpin => ("AT+QTRPIN", "+QTRPIN:", parse::parse_qtrpin_pin2),
+                Pin2Counter::Qpinc => ("AT+QPINC=\"P2\"", "+QPINC:", parse::parse_qpinc_pin2),
+                Pin2Counter::Unknown => return Ok(None),
+            };
+        match self.query(line).await {
+            Ok(lines) => Ok(lines
+                .iter()
+                .filter_map(|l| parse::strip_prefix(l, prefix))
+                .find_map(parse)),
+            Err(e) if is_link_error(&e) => Err(e),
+            Err(e) => {
+                tracing::debug!(command = line, error = %e, "PIN2 tries unknown");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Refuses a PIN2 command that would use the SIM's last try (or that a SIM without
+    /// tries would refuse): a wrong PIN2 then blocks CHV2, which only the PUK2 undoes, so
+    /// that try is left to a person.
+    async fn pin2_try_allowed(&self) -> HalResult<()> {
+        match self.pin2_tries().await? {
+            Some(0) => {
+                self.pin2_refused(&HalError::Cme {
+                    code: CME_SIM_PUK2_REQUIRED,
+                });
+                Err(HalError::InvalidArgument(
+                    "PIN2 is blocked: the SIM needs its PUK2".into(),
+                ))
+            }
+            Some(1) => Err(HalError::InvalidArgument(
+                "the SIM has one PIN2 try left: not used automatically".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A PIN2 command failed: `+CME ERROR: 17` / `18` say what the SIM waits for now.
+    fn pin2_refused(&self, error: &HalError) {
+        let state = match error {
+            HalError::Cme {
+                code: CME_SIM_PIN2_REQUIRED,
+            } => SimState::Pin2Required,
+            HalError::Cme {
+                code: CME_SIM_PUK2_REQUIRED,
+            } => SimState::Puk2Required,
+            _ => return,
+        };
+        if self.inner.set_sim(Some(state)) != Some(state) {
+            self.inner.emit(ModemEvent::SimChanged(state));
+        }
+    }
+
     /// `AT+CHLD=<n>`, then `AT+CLCC` to report what it changed: calls that ended get
     /// `CallReleased` (cause from `cause(was_connected)`), a waiting call that became
     /// active gets `CallConnected`.
@@ -733,6 +799,24 @@ pub(crate) fn validate_dial(number: &str) -> HalResult<()> {
         )));
     }
     Ok(())
+}
+
+/// `+CME ERROR: 17`, SIM PIN2 required (27.007 §9.2.1).
+const CME_SIM_PIN2_REQUIRED: u16 = 17;
+/// `+CME ERROR: 18`, SIM PUK2 required.
+const CME_SIM_PUK2_REQUIRED: u16 = 18;
+
+/// Reads the fixed dialling lock (27.007 §7.4 `+CLCK`, facility `"FD"`, mode 2).
+const FD_QUERY: &str = "AT+CLCK=\"FD\",2";
+
+/// `AT+CPIN="<code>"` (PIN 1 or PIN2, whichever the SIM waits for).
+fn cpin_line(code: &str) -> String {
+    format!("AT+CPIN=\"{code}\"")
+}
+
+/// The fixed dialling lock on (`<mode>` 1) or off (0) with PIN2 as the password.
+fn clck_fd_line(enabled: bool, pin2: &str) -> String {
+    format!("AT+CLCK=\"FD\",{},\"{pin2}\"", u8::from(enabled))
 }
 
 fn validate_pin(what: &str, pin: &str) -> HalResult<()> {
@@ -879,8 +963,8 @@ impl ModemHal for AtModem {
 
     async fn sim_state(&self) -> HalResult<SimState> {
         let s = query_sim(&self.inner.chan, &self.inner.config).await?;
-        if s == SimState::Ready {
-            self.inner.sim_became_ready().await;
+        if s.is_usable() {
+            self.inner.sim_usable(s).await;
         } else {
             self.inner.set_sim(Some(s));
         }
@@ -891,7 +975,7 @@ impl ModemHal for AtModem {
         let line = match new_pin {
             None => {
                 validate_pin("PIN", pin)?;
-                format!("AT+CPIN=\"{pin}\"")
+                cpin_line(pin)
             }
             Some(new_pin) => {
                 validate_pin("PUK", pin)?;
@@ -910,6 +994,45 @@ impl ModemHal for AtModem {
             self.inner.sim_became_ready().await;
         }
         Ok(())
+    }
+
+    async fn enter_pin2(&self, pin2: &str) -> HalResult<()> {
+        validate_pin("PIN2", pin2)?;
+        // `AT+CPIN=` answers whatever the SIM waits for: offered to a SIM that wants PIN 1
+        // (or nothing), the PIN2 would be checked as something else.
+        let state = self.sim_state().await?;
+        if state != SimState::Pin2Required {
+            tracing::debug!(?state, "the SIM does not ask for PIN2: nothing entered");
+            self.inner.emit(ModemEvent::SimChanged(state));
+            return Ok(());
+        }
+        self.pin2_try_allowed().await?;
+        if let Err(e) = self.inner.exec(command(cpin_line(pin2))?).await {
+            self.pin2_refused(&e);
+            return Err(e);
+        }
+        // The SIM says what it waits for now (`READY`, mostly).
+        let now = self.sim_state().await?;
+        self.inner.emit(ModemEvent::SimChanged(now));
+        Ok(())
+    }
+
+    async fn fixed_dialing(&self) -> HalResult<bool> {
+        let value = self.query_value(FD_QUERY, "+CLCK:").await?;
+        parse::parse_clck(&value)
+            .ok_or_else(|| HalError::Protocol(format!("unreadable +CLCK: {value:?}")))
+    }
+
+    async fn set_fixed_dialing(&self, enabled: bool, pin2: &str) -> HalResult<()> {
+        validate_pin("PIN2", pin2)?;
+        self.pin2_try_allowed().await?;
+        match self.inner.exec(command(clck_fd_line(enabled, pin2))?).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.pin2_refused(&e);
+                Err(e)
+            }
+        }
     }
 
     async fn own_number(&self) -> HalResult<Option<String>> {
@@ -1326,6 +1449,18 @@ mod tests {
         assert!(validate_ussd("*100\"#").is_err());
         assert!(validate_ussd("").is_err());
         assert!(validate_ussd("a\rb").is_err());
+    }
+
+    #[test]
+    fn pin2_commands_f_6_10_7() {
+        assert_eq!(cpin_line("5678"), "AT+CPIN=\"5678\"");
+        assert_eq!(clck_fd_line(true, "5678"), "AT+CLCK=\"FD\",1,\"5678\"");
+        assert_eq!(
+            clck_fd_line(false, "12345678"),
+            "AT+CLCK=\"FD\",0,\"12345678\""
+        );
+        assert_eq!(FD_QUERY, "AT+CLCK=\"FD\",2");
+        assert!(validate_pin("PIN2", "5678\",\"1").is_err());
     }
 
     #[test]

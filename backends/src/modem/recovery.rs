@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use cellgate_hal::{HalError, HalResult, ModemEvent, SimState, SmsFilter};
+use cellgate_hal::{HalError, HalResult, ModemEvent, SmsFilter};
 
 use super::{is_link_error, lock, parse_cmgl, Inner};
 
@@ -196,7 +196,7 @@ pub(super) async fn watchdog(inner: Arc<Inner>) {
 /// List stored messages and announce every received one.
 async fn sweep_once(inner: &Inner) {
     let sim = *lock(&inner.sim);
-    if matches!(sim, Some(s) if s != SimState::Ready) {
+    if sim.is_some_and(|s| !s.is_usable()) {
         return;
     }
     let lines = match inner.run("AT+CMGL=4").await {

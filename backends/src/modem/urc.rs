@@ -505,9 +505,9 @@ async fn handle_urc(inner: &Arc<Inner>, state: &mut UrcState, urc: Urc) {
         }
     } else if let Some(v) = value("+CPIN:") {
         match parse::parse_cpin(v) {
-            Some(SimState::Ready) => {
-                inner.emit(ModemEvent::SimChanged(SimState::Ready));
-                inner.sim_became_ready().await;
+            Some(s) if s.is_usable() => {
+                inner.emit(ModemEvent::SimChanged(s));
+                inner.sim_usable(s).await;
             }
             Some(s) => {
                 inner.set_sim(Some(s));
