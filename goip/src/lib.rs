@@ -11,7 +11,9 @@
 //! * [`ack`] recognises the server's acks, liberally;
 //! * [`client`] is one line's state machine: time and datagrams in, datagrams and the
 //!   next deadline out;
-//! * [`config`] holds the per-line settings and their validation.
+//! * [`config`] holds the per-line settings and their validation;
+//! * [`shell`] is the tokio shell: sockets, name resolution, the gateway's status
+//!   snapshots and the [`SmsLogin`] flags for the web UI.
 //!
 //! Reports (§4), bulk SMS sessions (§5) and server commands (§6) are not built yet; they
 //! will be further parts of [`client::LineClient`] and arrive on the same per-line
@@ -23,7 +25,9 @@ pub mod ack;
 pub mod client;
 pub mod config;
 pub mod keepalive;
+pub mod shell;
 
 pub use client::{ClientConfig, LineClient};
 pub use config::{validate_all, ConfigError, LineSetup, SmsServerConfig};
 pub use keepalive::LineReport;
+pub use shell::{run, RunError, SmsLogin};
