@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use cellgate_backends::serial;
-use cellgate_engine::runtime::{run_gateway_with_store, stun_discover, LineModem};
+use cellgate_engine::management::ManagementHandle;
+use cellgate_engine::runtime::{run_gateway_managed, stun_discover, LineModem};
+
+use crate::web_plane::WebPlane;
 use cellgate_engine::transport::SipTransport;
 use cellgate_hal::LineId;
 use cellgate_simulator::{Network, NetworkConfig};
@@ -132,12 +135,30 @@ pub async fn run(mut config: Config, source: LineSource) -> Result<(), Box<dyn s
         info!("no sip.trusted_sources configured: every incoming call will be refused (403)");
     }
     info!(listen = %local, public = %gateway.public_addr, lines = modems.len(), "gateway running");
-    run_gateway_with_store(
+    let management = match &config.web {
+        Some(web) => {
+            let (handle, requests) = ManagementHandle::channel();
+            let plane = WebPlane {
+                listen: web.listen,
+                accounts: web.accounts()?,
+                login_log: web.login_log.as_ref().map(|p| config.base_dir.join(p)),
+                network: config.network.clone(),
+                utc_offset: gateway.routing.utc_offset,
+                sms_login: Arc::new(|_| None),
+            };
+            let local = plane.start(handle).await?;
+            info!(listen = %local, "web UI and HTTP API running");
+            Some(requests)
+        }
+        None => None,
+    };
+    run_gateway_managed(
         gateway,
         transport,
         modems,
         None,
         Some(Box::new(store)),
+        management,
         async {
             let _ = tokio::signal::ctrl_c().await;
         },

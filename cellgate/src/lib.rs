@@ -7,3 +7,4 @@ pub mod features;
 pub mod hardware;
 pub mod sandbox;
 pub mod sim_cli;
+pub mod web_plane;

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use cellgate::config::Config;
 use cellgate::hardware::LineSource;
 use cellgate::sandbox::{Sandbox, SandboxOptions, SandboxSip};
+use cellgate::web_plane::WebPlane;
 use cellgate_engine::gateway::RingbackMode;
+use cellgate_engine::management::ManagementHandle;
 use cellgate_engine::transport::SipTransport;
 use clap::{Parser, Subcommand};
 
@@ -74,6 +76,14 @@ enum Command {
         /// to make a simulated phone call a line: `POST /lines/1/call`.
         #[arg(long)]
         control: Option<SocketAddr>,
+        /// Serve the web UI (status pages) and HTTP API on this address, e.g.
+        /// 127.0.0.1:8080. User `admin`; the password is --web-password or a random one
+        /// printed at start.
+        #[arg(long)]
+        web: Option<SocketAddr>,
+        /// Password of the web UI's `admin` (at least 8 characters).
+        #[arg(long, requires = "web")]
+        web_password: Option<String>,
     },
     /// Run the GSM network simulator alone (real-time clock), optionally exposing each
     /// modem as a raw pty and a control interface (docs/simulator.md).
@@ -152,6 +162,8 @@ fn main() -> ExitCode {
                 registrar_password,
                 inbound_to,
                 control,
+                web,
+                web_password,
             } => {
                 let sip = SandboxSip {
                     registrar_password,
@@ -163,7 +175,8 @@ fn main() -> ExitCode {
                     forward_to,
                     ..SandboxSip::default()
                 };
-                simulate(lines, sip_listen, seed, sip, control).await
+                let web = web.map(|addr| (addr, web_password));
+                simulate(lines, sip_listen, seed, sip, control, web).await
             }
             Command::Sim {
                 lines,
@@ -234,8 +247,25 @@ async fn simulate(
     seed: u64,
     sip: SandboxSip,
     control: Option<SocketAddr>,
+    web: Option<(SocketAddr, Option<String>)>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = Sandbox::start(&SandboxOptions { lines, seed }).await?;
+    let mut management = None;
+    if let Some((listen, password)) = web {
+        let password = password.unwrap_or_else(cellgate::web_plane::one_time_password);
+        let (handle, requests) = ManagementHandle::channel();
+        let plane = WebPlane {
+            listen,
+            accounts: cellgate::web_plane::admin_only(&password)?,
+            login_log: None,
+            network: Default::default(),
+            utc_offset: time::UtcOffset::UTC,
+            sms_login: std::sync::Arc::new(|_| None),
+        };
+        let local = plane.start(handle).await?;
+        println!("web: http://{local}/  (user admin, password {password})");
+        management = Some(requests);
+    }
     if let Some(addr) = control {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         println!("control: http://{}", listener.local_addr()?);
@@ -260,7 +290,7 @@ async fn simulate(
     }
     println!("  Ctrl-C to stop.");
     sandbox
-        .serve_with(transport, local, seed, &sip, async {
+        .serve_managed(transport, local, seed, &sip, management, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;

@@ -9,7 +9,8 @@ use std::time::Duration;
 use cellgate_backends::M35Modem;
 use cellgate_engine::gateway::MediaConfig;
 use cellgate_engine::gateway::{ForwardTarget, InboundDigest, RingbackMode};
-use cellgate_engine::runtime::{run_gateway_with_store, LineModem};
+use cellgate_engine::management::ManagementReceiver;
+use cellgate_engine::runtime::{run_gateway_managed, LineModem};
 use cellgate_engine::sip::digest::DigestAlgorithm;
 use cellgate_engine::sip::registrar::RegistrarConfig;
 use cellgate_engine::transport::SipTransport;
@@ -270,6 +271,21 @@ impl Sandbox {
         sip: &SandboxSip,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
+        self.serve_managed(transport, public_addr, seed, sip, None, shutdown)
+            .await
+    }
+
+    /// As [`Sandbox::serve_with`], answering the management plane's requests (status
+    /// pages, line actions) arriving on `management`.
+    pub async fn serve_managed(
+        &self,
+        transport: SipTransport,
+        public_addr: SocketAddr,
+        seed: u64,
+        sip: &SandboxSip,
+        management: Option<ManagementReceiver>,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let mut config = sandbox_gateway_config(public_addr, seed);
         sip.apply(&mut config, &self.modems);
         // Simulated phones hear the SIP side and are heard by it.
@@ -278,12 +294,13 @@ impl Sandbox {
             .counters
             .clone()
             .map(|c| Box::new(c) as cellgate_engine::runtime::SharedStore);
-        run_gateway_with_store(
+        run_gateway_managed(
             config,
             transport,
             self.modems.clone(),
             Some(audio),
             store,
+            management,
             shutdown,
         )
         .await

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cellgate::sandbox::{Sandbox, SandboxOptions, SandboxSip};
+use cellgate_engine::management::ManagementHandle;
 use cellgate_engine::transport::{memory_pair, MemoryPeer, SipTransport};
 use cellgate_simulator::Network;
 use tokio::sync::oneshot;
@@ -71,6 +72,8 @@ pub struct TestBed {
     pub network: Network,
     /// The SIP peer.
     pub peer: SipPeer,
+    /// The management plane's handle on the gateway (status snapshots, line actions).
+    pub management: ManagementHandle,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -91,13 +94,15 @@ impl TestBed {
         let (transport, memory_peer) = memory_pair(addr(GATEWAY));
         let (tx, rx) = oneshot::channel::<()>();
         let network = sandbox.network.clone();
+        let (management, requests) = ManagementHandle::channel();
         let task = tokio::spawn(async move {
             sandbox
-                .serve_with(
+                .serve_managed(
                     SipTransport::Memory(transport),
                     addr(GATEWAY),
                     seed,
                     &sip,
+                    Some(requests),
                     async {
                         let _ = rx.await;
                     },
@@ -108,6 +113,7 @@ impl TestBed {
         Self {
             network,
             peer: SipPeer::new(memory_peer),
+            management,
             shutdown: Some(tx),
             task: Some(task),
         }

@@ -132,9 +132,7 @@ impl Gateway {
                         LineAction::ResetRemainingSms => self.reset_remaining_sms(line),
                         LineAction::ResetCdr => self.reset_cdr(now, line),
                         LineAction::Restore => self.restore_line(now, line),
-                        LineAction::SetModuleEnabled(on) => {
-                            self.set_module_enabled(now, line, on)
-                        }
+                        LineAction::SetModuleEnabled(on) => self.set_module_enabled(now, line, on),
                     }
                 }
                 let _ = reply.send(unknown);

@@ -22,12 +22,15 @@ use thiserror::Error;
 mod policy;
 #[cfg(test)]
 mod policy_tests;
+mod web;
 
+use cellgate_web::host_network::HostNetworkConfig;
 pub use policy::{
     parse_timezone, BalanceReportSection, DefaultsSection, GroupSection, GsmSection,
     InboundSection, OutboundSection, PolicySettings, RoutingSection, RunPolicySection, SimSection,
     StorageSection, SystemSection,
 };
+pub use web::WebSection;
 
 /// Why a configuration cannot be used.
 #[derive(Debug, Error)]
@@ -772,6 +775,11 @@ pub struct Config {
     /// Counter and CDR database.
     #[serde(default)]
     pub storage: StorageSection,
+    /// The web UI and HTTP API; absent: no web server.
+    pub web: Option<WebSection>,
+    /// Host interfaces the Basic status page reports (F-5.2.2.5 to 11).
+    #[serde(default)]
+    pub network: HostNetworkConfig,
     /// Directory of the configuration file (relative paths of `[storage]` start here).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -825,6 +833,10 @@ impl Config {
             }
             line.check().map_err(invalid)?;
         }
+        if let Some(web) = &config.web {
+            web.accounts().map_err(invalid)?;
+        }
+        config.network.validate().map_err(invalid)?;
         config.media.check().map_err(invalid)?;
         config.check_sip().map_err(invalid)?;
         config.policy_settings().map_err(invalid)?;

@@ -176,3 +176,41 @@ impl Drop for RunningGateway {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `cellgate run --config <dir>/cellgate.toml --simulated-lines 1`, expecting it to
+/// stop by itself within a minute; returns (exit success, stderr).
+pub fn run_expecting_exit(dir: &Path, config: &str) -> (bool, String) {
+    let file = dir.join("cellgate.toml");
+    std::fs::write(&file, config).expect("write config");
+    let stderr_path = dir.join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cellgate"))
+        .args(["run", "--config"])
+        .arg(&file)
+        .args(["--simulated-lines", "1"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start cellgate");
+    let end = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for cellgate") {
+            break status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "cellgate kept running with an invalid configuration:\n{}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (
+        status.success(),
+        std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+    )
+}

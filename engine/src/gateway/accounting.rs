@@ -215,6 +215,24 @@ impl Gateway {
         self.sync_line_registrations(now);
     }
 
+    /// F-5.2.1.13: a line whose CDR never started (no stored counters) starts it now,
+    /// so the status shows when collection began rather than nothing.
+    pub(super) fn start_cdr_clocks(&mut self, now: Instant) {
+        let unix = self.unix_time(now);
+        let fresh: Vec<LineId> = self
+            .line_runtime
+            .iter()
+            .filter(|(_, rt)| rt.counters.cdr.since_unix() == 0)
+            .map(|(line, _)| *line)
+            .collect();
+        for line in fresh {
+            if let Some(rt) = self.line_runtime.get_mut(&line) {
+                rt.counters.cdr.reset(unix);
+            }
+            self.persist(line);
+        }
+    }
+
     /// F-5.2.1.20 icon 3 / F-6.16.11 / F-6.1.11: clears the CDR of `line`.
     pub fn reset_cdr(&mut self, now: Instant, line: LineId) {
         let unix = self.unix_time(now);

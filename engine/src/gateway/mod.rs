@@ -224,6 +224,7 @@ impl Gateway {
         self.start_keepalives(now);
         self.flush_registrations();
         self.start_management(now);
+        self.start_cdr_clocks(now);
         let ready: Vec<LineId> = self
             .lines
             .lines()
@@ -526,11 +527,12 @@ impl Gateway {
                 }
             }
             ModemEvent::SimChanged(sim) => {
+                // Waiting for PIN2 / PUK2 only guards SIM settings: the line still works.
                 if let Some(state) = self.lines.get_mut(line) {
-                    state.module_ready = sim == cellgate_hal::SimState::Ready;
+                    state.module_ready = sim.is_usable();
                 }
                 self.handle_line_sim(line, sim);
-                if sim == cellgate_hal::SimState::Ready && self.started {
+                if sim.is_usable() && self.started {
                     self.line_came_up(line);
                 }
             }
@@ -607,6 +609,12 @@ impl Gateway {
                 warn!(%line, error = %e, "the SIM refused the configured PIN (F-6.10.6): not retried")
             }
             (ModemCommand::EnterPin(_), Ok(_)) => info!(%line, "SIM unlocked"),
+            (
+                ModemCommand::EnterPin2(_)
+                | ModemCommand::ReadFixedDialing
+                | ModemCommand::SetFixedDialing { .. },
+                result,
+            ) => self.handle_pin2_result(line, command, result),
             (
                 ModemCommand::SetCallWaiting(_)
                 | ModemCommand::HoldAndAccept

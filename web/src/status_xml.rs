@@ -1,0 +1,141 @@
+//! `status.xml`: the per-line status document GoIP monitoring scripts poll
+//! (GOIP-INTERFACES §7.6), and the device identity of `type=base`.
+//!
+//! Element names and order follow the firmware's document, so exporters written against
+//! a GoIP read cellgate unchanged; the values are plain (no colour markup) in well-formed
+//! UTF-8 XML, one element per text line.
+
+use std::fmt::Write as _;
+
+use cellgate_engine::gateway::LineStatus;
+use cellgate_engine::management::StatusSnapshot;
+
+use crate::text::{format_unix, xml_escape};
+
+/// Facts the document needs besides the snapshot.
+pub struct XmlContext<'a> {
+    /// SMS-server login per line: `None` when the function is off for it (F-5.2.1.8).
+    pub sms_login: &'a dyn Fn(u16) -> Option<bool>,
+    /// Offset for the `rct` time stamps.
+    pub utc_offset: time::UtcOffset,
+}
+
+/// The per-line document.
+pub fn lines_document(snapshot: &StatusSnapshot, ctx: &XmlContext<'_>) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<status>\n");
+    for line in &snapshot.lines {
+        for (field, value) in line_fields(line, ctx) {
+            element(&mut out, &format!("l{}_{field}", line.line), &value);
+        }
+    }
+    out.push_str("</status>\n");
+    out
+}
+
+/// The `type=base` document: serial number, version and model, in that order.
+pub fn base_document(snapshot: &StatusSnapshot) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<status>\n");
+    let serial = snapshot.gateway.serial.clone().unwrap_or_default();
+    element(&mut out, "sn", &serial);
+    element(
+        &mut out,
+        "version",
+        &version_token(&snapshot.gateway.version),
+    );
+    element(
+        &mut out,
+        "model",
+        &format!("cellgate{}", snapshot.lines.len()),
+    );
+    element(
+        &mut out,
+        "uptime",
+        &snapshot.gateway.uptime_seconds.to_string(),
+    );
+    element(
+        &mut out,
+        "time",
+        snapshot.gateway.local_time.as_deref().unwrap_or(""),
+    );
+    out.push_str("</status>\n");
+    out
+}
+
+/// `cellgate 0.1.0` → `cellgate-0.1.0`: scripts match the version with `[\w-.]+`.
+fn version_token(version: &str) -> String {
+    version.split_whitespace().collect::<Vec<_>>().join("-")
+}
+
+/// `<name>value</name>`, or `<name/>` when empty, on its own line.
+fn element(out: &mut String, name: &str, value: &str) {
+    if value.is_empty() {
+        let _ = writeln!(out, "<{name}/>");
+    } else {
+        let _ = writeln!(out, "<{name}>{}</{name}>", xml_escape(value));
+    }
+}
+
+fn yn(v: bool) -> String {
+    if v { "Y" } else { "N" }.to_owned()
+}
+
+/// The fields of one line, in the firmware's order.
+pub fn line_fields(l: &LineStatus, ctx: &XmlContext<'_>) -> Vec<(&'static str, String)> {
+    let no_limit = || "NO LIMIT".to_owned();
+    vec![
+        (
+            "module_status_gsm",
+            if l.enabled { "1" } else { "0" }.into(),
+        ),
+        ("module_title_gsm", String::new()),
+        ("module_status", yn(l.enabled)),
+        (
+            "module_title",
+            if l.enabled {
+                "Click to shut down module"
+            } else {
+                "Click to start module"
+            }
+            .into(),
+        ),
+        // Parsers accept only Y/N here; PIN/PUK show on the HTML page.
+        ("gsm_sim", yn(l.sim == "Y")),
+        ("gsm_status", yn(l.gsm)),
+        ("status_line", yn(l.voip)),
+        ("line_state", l.state.clone()),
+        (
+            "sms_login",
+            (ctx.sms_login)(l.line).map(yn).unwrap_or_default(),
+        ),
+        // No SIM bank (F-6.1.14): empty, as the firmware sends when it is not used.
+        ("smb_login", String::new()),
+        ("gsm_signal", l.rssi.unwrap_or(99).to_string()),
+        ("gsm_cur_oper", l.operator.clone().unwrap_or_default()),
+        (
+            "gsm_cur_bst",
+            l.bcch
+                .filter(|_| l.bcch_mode != "auto")
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
+        ),
+        ("lac", l.lac_cell.clone().unwrap_or_default()),
+        (
+            "sim_remain",
+            l.remaining_minutes
+                .map(|m| m.to_string())
+                .unwrap_or_else(no_limit),
+        ),
+        ("nocall_t", l.idle_minutes.unwrap_or(0).to_string()),
+        ("acd", l.acd.unwrap_or(0).to_string()),
+        ("asr", l.asr.unwrap_or(0).to_string()),
+        ("callt", l.total_seconds.to_string()),
+        ("callc", l.calls.clone()),
+        ("rct", format_unix(l.cdr_since, ctx.utc_offset)),
+        (
+            "sms_count",
+            l.remaining_sms
+                .map(|m| m.to_string())
+                .unwrap_or_else(no_limit),
+        ),
+    ]
+}
