@@ -687,12 +687,13 @@ impl AtModem {
     /// The SIM's PIN2 (CHV2) tries left, where the dialect can read them; `None` when it
     /// cannot or the module would not say.
     async fn pin2_tries(&self) -> HalResult<Option<u8>> {
-        let (line, prefix, parse): (&str, &str, fn(&str) -> Option<u8>) =
-            match self.inner.dialect.pin2_counter {
-                Pin2Counter::Qtrpin => ("AT+QTRPIN", "+QTRPIN:", parse::parse_qtrpin_pin2),
-                Pin2Counter::Qpinc => ("AT+QPINC=\"P2\"", "+QPINC:", parse::parse_qpinc_pin2),
-                Pin2Counter::Unknown => return Ok(None),
-            };
+        /// Reads the PIN2 count from one answer line's value.
+        type Count = fn(&str) -> Option<u8>;
+        let (line, prefix, parse): (&str, &str, Count) = match self.inner.dialect.pin2_counter {
+            Pin2Counter::Qtrpin => ("AT+QTRPIN", "+QTRPIN:", parse::parse_qtrpin_pin2),
+            Pin2Counter::Qpinc => ("AT+QPINC=\"P2\"", "+QPINC:", parse::parse_qpinc_pin2),
+            Pin2Counter::Unknown => return Ok(None),
+        };
         match self.query(line).await {
             Ok(lines) => Ok(lines
                 .iter()
