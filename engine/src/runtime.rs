@@ -531,6 +531,13 @@ fn spawn_line(
                 ModemCommand::Reset => modem.reset().await.map(|()| None),
                 ModemCommand::ScanCells => Ok(None),
                 ModemCommand::EnterPin(pin) => modem.enter_pin(pin, None).await.map(|()| None),
+                ModemCommand::EnterPin2(pin2) => modem.enter_pin2(pin2).await.map(|()| None),
+                ModemCommand::ReadFixedDialing => {
+                    modem.fixed_dialing().await.map(|on| Some(u8::from(on)))
+                }
+                ModemCommand::SetFixedDialing { enabled, pin2 } => {
+                    modem.set_fixed_dialing(*enabled, pin2).await.map(|()| None)
+                }
                 ModemCommand::SetCallWaiting(on) => {
                     modem.set_call_waiting(*on).await.map(|()| None)
                 }

@@ -427,10 +427,28 @@ fn sim_column_shows_pin_and_puk_states_f_5_2_1_4() {
     for (state, text) in [
         (SimState::PinRequired, "PIN"),
         (SimState::PukRequired, "PUK"),
+        (SimState::Pin2Required, "PIN2"),
+        (SimState::Puk2Required, "PUK2"),
         (SimState::NotInserted, "N"),
         (SimState::Ready, "Y"),
     ] {
         h.event(ModemEvent::SimChanged(state));
         assert_eq!(h.state().sim, text, "{state:?}");
+    }
+}
+
+#[test]
+fn a_sim_waiting_for_pin2_or_puk2_keeps_the_line_usable_f_6_10_7() {
+    use cellgate_hal::SimState;
+    for state in [SimState::Pin2Required, SimState::Puk2Required] {
+        let mut h = H::new(|_| {});
+        h.event(ModemEvent::SimChanged(state));
+        h.drain();
+        h.gw.handle_datagram(h.now, addr(PHONE), invite("5551234", "p2").as_bytes());
+        let out = h.drain();
+        assert!(
+            out.iter().any(|o| o.contains("Dial(\"5551234\")")),
+            "{state:?}: {out:?}"
+        );
     }
 }

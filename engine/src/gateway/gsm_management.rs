@@ -1,14 +1,15 @@
 //! The GSM side the gateway manages on its own: module setup when a line comes up
-//! (call forwarding §6.11, operator §6.14, cell selection §6.15, IMEI §6.12), module
+//! (call forwarding §6.11, operator §6.14, cell selection §6.15, IMEI §6.12, fixed
+//! dialling with PIN2 F-6.10.7), SIM PIN and PIN2 entry (F-6.10.6, F-6.10.7), module
 //! power (§7.7), cell rotation and run-policy timers, scheduled reboot (F-6.1.10) and
 //! CDR reset (F-6.1.11), and group (hunt) mode (Appendix D).
 
 use std::time::Instant;
 
-use cellgate_hal::{LineId, PowerMode};
+use cellgate_hal::{HalError, LineId, PowerMode, SimState};
 use cellgate_policy::gsm::{BcchMode, GroupState, ImeiPolicy, OperatorChoice};
 use cellgate_policy::schedule::ScheduleTrigger;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{Gateway, ModemCommand};
 
@@ -20,6 +21,8 @@ pub(super) struct ManagementState {
     /// Lines whose SIM PIN was entered since the SIM last was ready (never twice: a
     /// wrong PIN must not use up the SIM's tries).
     pub pin_tried: std::collections::BTreeSet<LineId>,
+    /// PIN2 use per line (F-6.10.7).
+    pub pin2: std::collections::BTreeMap<LineId, Pin2Line>,
     /// Lines whose next power-up gets a random IMEI (F-6.12.3).
     pub imei_pending: std::collections::BTreeSet<LineId>,
     /// Group mode forwarding state.
@@ -33,6 +36,42 @@ pub(super) struct ManagementState {
     /// Next look at the limits of every line: windows renew with the clock (F-6.10.12,
     /// F-6.10.13), and paused accounts and radios must follow.
     pub next_limits_check: Option<Instant>,
+}
+
+/// What the gateway did with a line's PIN2 (F-6.10.7). A SIM blocks PIN2 after three
+/// wrong tries, so a PIN2 that failed is never offered again to the same SIM: only a
+/// changed `pin2` setting or another SIM (taken out, or a different ICCID) clears that.
+#[derive(Debug, Default)]
+pub(super) struct Pin2Line {
+    /// A command carrying PIN2 is under way: no second one until its result is in.
+    pending: bool,
+    /// The PIN2 that failed and the ICCID of the SIM it failed on.
+    refused: Option<(String, Option<String>)>,
+    /// A fixed-dialling change that waits for the pending command's result.
+    deferred_fixed_dialing: Option<bool>,
+    /// The SIM's request for its PUK2 was logged.
+    puk2_reported: bool,
+}
+
+/// Whether the configured PIN2 may be used on a line.
+enum Pin2Use {
+    /// No `pin2` configured.
+    NotConfigured,
+    /// This SIM failed it already.
+    Refused,
+    /// Use it.
+    Use(String),
+}
+
+/// Whether a failed PIN2 command may have cost one of the SIM's PIN2 tries. The module
+/// or the SIM lacking the facility (`+CME ERROR: 3` not allowed, `4` not supported) and
+/// a backend without the operation never checked it; any other failure (a wrong PIN2,
+/// a blocked one, or no answer) is taken as a try used.
+fn pin2_try_used(error: &HalError) -> bool {
+    !matches!(
+        error,
+        HalError::Unsupported(_) | HalError::Cme { code: 3 | 4 }
+    )
 }
 
 /// How often the limits are looked at without any call.
@@ -90,6 +129,19 @@ impl Gateway {
         if let Some(attach) = policy.gprs {
             self.modem(line, ModemCommand::SetGprs(attach));
         }
+        if let Some(on) = policy.fixed_dialing {
+            // Read first: a SIM already in the wanted state costs no PIN2 check.
+            match self.pin2_use(line) {
+                Pin2Use::Use(_) => self.modem(line, ModemCommand::ReadFixedDialing),
+                Pin2Use::NotConfigured => {
+                    warn!(%line, on, "fixed dialling configured without sim.pin2: not applied")
+                }
+                Pin2Use::Refused => info!(
+                    %line, on,
+                    "fixed dialling not applied: this SIM refused the configured PIN2 (F-6.10.7)"
+                ),
+            }
+        }
         if policy.call_waiting != super::CallWaiting::Disabled {
             self.modem(line, ModemCommand::SetCallWaiting(true));
         }
@@ -110,13 +162,23 @@ impl Gateway {
     }
 
     /// The SIM of `line` is in `sim` state: unlock it with the configured PIN once when it
-    /// asks for one (F-6.10.6).
-    pub fn handle_line_sim(&mut self, line: LineId, sim: cellgate_hal::SimState) {
+    /// asks for one (F-6.10.6), enter the configured PIN2 once when it asks for that
+    /// (F-6.10.7). A SIM waiting only for PIN2 or PUK2 keeps the line usable.
+    pub fn handle_line_sim(&mut self, line: LineId, sim: SimState) {
         if let Some(state) = self.lines.get_mut(line) {
             state.sim = Some(sim);
+            state.module_ready = sim.is_usable();
+        }
+        if sim.is_usable() {
+            self.management.pin_tried.remove(&line);
+        }
+        if sim != SimState::Puk2Required {
+            if let Some(p) = self.management.pin2.get_mut(&line) {
+                p.puk2_reported = false;
+            }
         }
         match sim {
-            cellgate_hal::SimState::PinRequired => {
+            SimState::PinRequired => {
                 let Some(pin) = self.line_policy(line).pin.clone() else {
                     info!(%line, "SIM needs its PIN and none is configured");
                     return;
@@ -126,10 +188,142 @@ impl Gateway {
                     self.modem(line, ModemCommand::EnterPin(pin));
                 }
             }
-            cellgate_hal::SimState::Ready => {
-                self.management.pin_tried.remove(&line);
+            SimState::Pin2Required => self.enter_pin2(line),
+            SimState::Puk2Required => {
+                let p = self.management.pin2.entry(line).or_default();
+                if !p.puk2_reported {
+                    p.puk2_reported = true;
+                    warn!(
+                        %line,
+                        "PIN2 is blocked: the SIM needs its PUK2, which the gateway never \
+                         enters (F-6.10.7)"
+                    );
+                }
+            }
+            SimState::NotInserted => {
+                // Another SIM may come: what this one refused does not carry over.
+                self.management.pin2.remove(&line);
             }
             _ => {}
+        }
+    }
+
+    /// The ICCID the line's module reported, when known.
+    fn line_iccid(&self, line: LineId) -> Option<String> {
+        self.lines.get(line)?.identity.as_ref()?.iccid.clone()
+    }
+
+    /// Whether the configured PIN2 of `line` may be used on its SIM; a failure recorded
+    /// for another PIN2 or another SIM is forgotten.
+    fn pin2_use(&mut self, line: LineId) -> Pin2Use {
+        let Some(pin2) = self.line_policy(line).pin2.clone() else {
+            return Pin2Use::NotConfigured;
+        };
+        let iccid = self.line_iccid(line);
+        let p = self.management.pin2.entry(line).or_default();
+        match &p.refused {
+            Some((refused, on)) if *refused == pin2 && *on == iccid => Pin2Use::Refused,
+            Some(_) => {
+                p.refused = None;
+                Pin2Use::Use(pin2)
+            }
+            None => Pin2Use::Use(pin2),
+        }
+    }
+
+    /// The SIM of `line` asks for PIN2: enter the configured one, unless one is under way
+    /// or this SIM refused it.
+    fn enter_pin2(&mut self, line: LineId) {
+        match self.pin2_use(line) {
+            Pin2Use::NotConfigured => info!(%line, "SIM asks for PIN2 and none is configured"),
+            Pin2Use::Refused => info!(
+                %line,
+                "SIM asks for PIN2; it refused the configured one, which is not tried again \
+                 until sim.pin2 or the SIM changes"
+            ),
+            Pin2Use::Use(pin2) => {
+                let p = self.management.pin2.entry(line).or_default();
+                if !p.pending {
+                    p.pending = true;
+                    info!(%line, "entering the configured PIN2 (F-6.10.7)");
+                    self.modem(line, ModemCommand::EnterPin2(pin2));
+                }
+            }
+        }
+    }
+
+    /// Changes the fixed dialling lock of `line` to `on` with the configured PIN2, or
+    /// after the PIN2 command under way.
+    fn set_fixed_dialing(&mut self, line: LineId, on: bool) {
+        let pin2 = match self.pin2_use(line) {
+            Pin2Use::Use(pin2) => pin2,
+            Pin2Use::NotConfigured | Pin2Use::Refused => {
+                info!(%line, on, "fixed dialling not changed: no usable PIN2");
+                return;
+            }
+        };
+        let p = self.management.pin2.entry(line).or_default();
+        if p.pending {
+            p.deferred_fixed_dialing = Some(on);
+            return;
+        }
+        p.pending = true;
+        info!(%line, on, "setting fixed dialling with the configured PIN2 (F-6.10.7)");
+        self.modem(line, ModemCommand::SetFixedDialing { enabled: on, pin2 });
+    }
+
+    /// The result of [`ModemCommand::EnterPin2`], [`ModemCommand::ReadFixedDialing`] or
+    /// [`ModemCommand::SetFixedDialing`] on `line`.
+    pub(super) fn handle_pin2_result(
+        &mut self,
+        line: LineId,
+        command: &ModemCommand,
+        result: Result<Option<u8>, HalError>,
+    ) {
+        if let ModemCommand::ReadFixedDialing = command {
+            let want = self.line_policy(line).fixed_dialing;
+            match (result, want) {
+                (Ok(Some(state)), Some(on)) if (state == 1) != on => {
+                    self.set_fixed_dialing(line, on)
+                }
+                (Ok(_), Some(on)) => info!(%line, on, "fixed dialling already as configured"),
+                (Ok(_), None) => {}
+                (Err(e), _) => {
+                    warn!(%line, error = %e, "fixed dialling state unreadable: not changed")
+                }
+            }
+            return;
+        }
+        let (what, pin2) = match command {
+            ModemCommand::EnterPin2(pin2) => ("PIN2 entry", pin2.clone()),
+            ModemCommand::SetFixedDialing { pin2, .. } => ("fixed dialling", pin2.clone()),
+            _ => return,
+        };
+        let iccid = self.line_iccid(line);
+        let p = self.management.pin2.entry(line).or_default();
+        p.pending = false;
+        let deferred = p.deferred_fixed_dialing.take();
+        match result {
+            Ok(_) => {
+                match command {
+                    ModemCommand::SetFixedDialing { enabled, .. } => {
+                        info!(%line, on = *enabled, "fixed dialling set (F-6.10.7)")
+                    }
+                    _ => info!(%line, "PIN2 entered (F-6.10.7)"),
+                }
+                if let Some(on) = deferred {
+                    self.set_fixed_dialing(line, on);
+                }
+            }
+            Err(e) if pin2_try_used(&e) => {
+                p.refused = Some((pin2, iccid));
+                warn!(
+                    %line, error = %e,
+                    "{what} failed with the configured PIN2 (F-6.10.7): it is not used again \
+                     on this SIM until sim.pin2 or the SIM changes"
+                );
+            }
+            Err(e) => warn!(%line, error = %e, "{what} not possible on this module or SIM"),
         }
     }
 

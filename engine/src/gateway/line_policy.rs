@@ -122,6 +122,13 @@ pub struct LinePolicy {
     /// F-6.10.6: PIN 1, entered once when the SIM asks for it (a wrong PIN is never
     /// retried: the SIM would block).
     pub pin: Option<String>,
+    /// F-6.10.7: PIN2, entered once when the SIM asks for it and used to set
+    /// [`Self::fixed_dialing`]; a PIN2 the SIM refused is not offered to that SIM again.
+    pub pin2: Option<String>,
+    /// F-6.10.7: the SIM's fixed dialling (FDN) lock on (`Some(true)`), off
+    /// (`Some(false)`) or left as the SIM has it (`None`); changed with [`Self::pin2`]
+    /// when the line comes up and the SIM has it otherwise.
+    pub fixed_dialing: Option<bool>,
     /// F-6.10.21: withhold the SIM's number on outbound calls (CLIR).
     pub clir: bool,
     /// F-6.10.1: GPRS attached (`Some(true)`), detached (`Some(false)`) or left as the
@@ -161,6 +168,8 @@ impl Default for LinePolicy {
             limits: SimLimits::default(),
             sim_number: None,
             pin: None,
+            pin2: None,
+            fixed_dialing: None,
             clir: false,
             gprs: None,
             // Unlike the manual's default (Disable, F-6.11.3), a line without its own

@@ -82,6 +82,18 @@ pub enum ModemCommand {
     ScanCells,
     /// Unlock the SIM with its PIN (F-6.10.6).
     EnterPin(String),
+    /// Enter PIN2 when the SIM asks for it (F-6.10.7).
+    EnterPin2(String),
+    /// Read the SIM's fixed dialling (FDN) lock (F-6.10.7); the result is `Some(1)` on,
+    /// `Some(0)` off.
+    ReadFixedDialing,
+    /// The SIM's fixed dialling (FDN) lock on or off, with PIN2 (F-6.10.7).
+    SetFixedDialing {
+        /// On (`true`) or off.
+        enabled: bool,
+        /// The PIN2 that authorises the change.
+        pin2: String,
+    },
     /// Call-waiting service of the SIM on or off (F-6.8.13).
     SetCallWaiting(bool),
     /// Hold the active call, take the waiting or held one (`AT+CHLD=2`).

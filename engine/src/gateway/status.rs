@@ -252,6 +252,8 @@ fn sim_text(sim: Option<SimState>, ready: bool) -> String {
         Some(SimState::Ready) => "Y",
         Some(SimState::PinRequired) => "PIN",
         Some(SimState::PukRequired) => "PUK",
+        Some(SimState::Pin2Required) => "PIN2",
+        Some(SimState::Puk2Required) => "PUK2",
         Some(_) => "N",
         None if ready => "Y",
         None => "N",
