@@ -228,6 +228,12 @@ pub struct SimSection {
     pub balance_report: Option<BalanceReportSection>,
     /// F-6.10.6: PIN 1 (4 to 8 digits), entered once when the SIM asks for it.
     pub pin: Option<String>,
+    /// F-6.10.7: PIN2 (4 to 8 digits), entered once when the SIM asks for it and used
+    /// for `fixed_dialing`.
+    pub pin2: Option<String>,
+    /// F-6.10.7: the SIM's fixed dialling (FDN) lock on or off at line start-up (needs
+    /// `pin2`); absent: left as the SIM has it.
+    pub fixed_dialing: Option<bool>,
     /// F-6.10.21: withhold the SIM's number on outbound calls (CLIR).
     pub clir: Option<bool>,
     /// F-6.10.1: GPRS attached (`true`) or detached (`false`); absent: as the module is.
@@ -313,7 +319,7 @@ impl SimSection {
     fn or(&self, d: &Self) -> Self {
         merge!(self, d; minutes, calls, count_unanswered, billing_unit_secs, correction_secs,
             max_call_minutes, sms_limit, keep_module_registered, keep_sip_registered,
-            hang_up_when_used_up, balance_report, pin, clir, gprs)
+            hang_up_when_used_up, balance_report, pin, pin2, fixed_dialing, clir, gprs)
     }
 }
 
@@ -570,13 +576,27 @@ impl SimSection {
             });
         }
         p.limits = limits;
-        if let Some(pin) = &self.pin {
-            let ok = (4..=8).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit());
-            if !ok {
-                return Err("sim.pin: must be 4 to 8 digits".into());
+        let digits = |key: &str, pin: &String| -> Result<String, String> {
+            if (4..=8).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(pin.clone())
+            } else {
+                Err(format!("{key}: must be 4 to 8 digits"))
             }
-            p.pin = Some(pin.clone());
+        };
+        if let Some(pin) = &self.pin {
+            p.pin = Some(digits("sim.pin", pin)?);
         }
+        if let Some(pin2) = &self.pin2 {
+            p.pin2 = Some(digits("sim.pin2", pin2)?);
+        }
+        if self.fixed_dialing.is_some() && p.pin2.is_none() {
+            return Err(
+                "sim.fixed_dialing: needs sim.pin2 (the SIM changes its fixed dialling lock \
+                 only with PIN2)"
+                    .into(),
+            );
+        }
+        p.fixed_dialing = self.fixed_dialing;
         p.clir = self.clir.unwrap_or(false);
         p.gprs = self.gprs;
         Ok(())

@@ -64,6 +64,7 @@ fn example_file_parses_and_maps_to_the_engine() {
     assert_eq!(l1.call_waiting, CallWaiting::Disabled);
     assert!(matches!(l1.limits.minutes, LimitSpec::Periods(ref p) if p.len() == 2));
     assert_eq!(l1.pin.as_deref(), Some("1234"));
+    assert_eq!((l1.pin2.as_deref(), l1.fixed_dialing), (Some("5678"), None));
     assert!(!l1.clir);
     assert_eq!(l1.gprs, Some(true));
     assert_eq!(
@@ -567,4 +568,67 @@ fn auto_configure_copies_line_1_account_counting_up_f_6_3_19() {
         line(1, "")
     );
     assert!(refused(&single).contains("sip.auto_configure"));
+}
+
+#[test]
+fn f_6_10_7_pin2_and_fixed_dialing_reach_the_line_policy() {
+    let c = parse(&format!(
+        "{SIP}[defaults.sim]\npin2 = \"5678\"\n{}{}{}",
+        line(1, "[line.sim]\nfixed_dialing = true\n"),
+        line(
+            2,
+            "[line.sim]\npin2 = \"24681357\"\nfixed_dialing = false\n"
+        ),
+        line(3, "")
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let g = c.gateway_config();
+    let l1 = &g.lines[&LineId(1)];
+    assert_eq!(
+        (l1.pin2.as_deref(), l1.fixed_dialing),
+        (Some("5678"), Some(true))
+    );
+    let l2 = &g.lines[&LineId(2)];
+    assert_eq!(
+        (l2.pin2.as_deref(), l2.fixed_dialing),
+        (Some("24681357"), Some(false))
+    );
+    // Absent: the SIM's lock is left alone.
+    let l3 = &g.lines[&LineId(3)];
+    assert_eq!((l3.pin2.as_deref(), l3.fixed_dialing), (Some("5678"), None));
+}
+
+#[test]
+fn f_6_10_7_bad_pin2_and_fixed_dialing_without_pin2_are_refused() {
+    for bad in ["\"12a4\"", "\"123\"", "\"123456789\"", "\"\"", "\"56 78\""] {
+        let err = refused(&format!(
+            "{SIP}{}",
+            line(4, &format!("[line.sim]\npin2 = {bad}\n"))
+        ));
+        assert!(
+            err.contains("line 4: sim.pin2: must be 4 to 8 digits"),
+            "{bad}: {err}"
+        );
+    }
+    let err = refused(&format!(
+        "{SIP}{}{}",
+        line(1, "[line.sim]\npin2 = \"5678\"\nfixed_dialing = true\n"),
+        line(2, "[line.sim]\npin = \"1234\"\nfixed_dialing = true\n")
+    ));
+    assert!(
+        err.contains("line 2: sim.fixed_dialing: needs sim.pin2"),
+        "{err}"
+    );
+    // The PIN 1 does not stand in for PIN2, and a default lock needs a default PIN2.
+    let err = refused(&format!(
+        "{SIP}[defaults.sim]\nfixed_dialing = false\n{}",
+        line(5, "")
+    ));
+    assert!(err.contains("sim.fixed_dialing"), "{err}");
+    // A wrongly typed value is refused by the parser with the key's name.
+    let err = refused(&format!(
+        "{SIP}{}",
+        line(1, "[line.sim]\npin2 = \"5678\"\nfixed_dialing = \"yes\"\n")
+    ));
+    assert!(err.contains("fixed_dialing"), "{err}");
 }
