@@ -10,6 +10,7 @@ use cellgate_engine::runtime::{run_gateway_managed, stun_discover, LineModem};
 
 use crate::web_plane::WebPlane;
 use cellgate_engine::transport::SipTransport;
+use cellgate_goip::SmsLogin;
 use cellgate_hal::LineId;
 use cellgate_simulator::{Network, NetworkConfig};
 use tracing::{error, info};
@@ -135,22 +136,37 @@ pub async fn run(mut config: Config, source: LineSource) -> Result<(), Box<dyn s
         info!("no sip.trusted_sources configured: every incoming call will be refused (403)");
     }
     info!(listen = %local, public = %gateway.public_addr, lines = modems.len(), "gateway running");
-    let management = match &config.web {
-        Some(web) => {
-            let (handle, requests) = ManagementHandle::channel();
+    let sms_servers = LineSection::sms_servers(&config.lines);
+    let sms_enabled = sms_servers.iter().any(|(_, s)| s.enabled);
+    let management = if config.web.is_some() || sms_enabled {
+        let (handle, requests) = ManagementHandle::channel();
+        let sms_login = SmsLogin::new();
+        if sms_enabled {
+            // Binds every line's socket before the gateway starts serving: a port in use
+            // stops start-up naming the line.
+            let started =
+                cellgate_goip::shell::start(sms_servers, handle.clone(), sms_login.clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            tokio::spawn(started.run(std::future::pending()));
+            info!("GoIP SMS-server client running");
+        }
+        if let Some(web) = &config.web {
+            let login = sms_login.clone();
             let plane = WebPlane {
                 listen: web.listen,
                 accounts: web.accounts()?,
                 login_log: web.login_log.as_ref().map(|p| config.base_dir.join(p)),
                 network: config.network.clone(),
                 utc_offset: gateway.routing.utc_offset,
-                sms_login: Arc::new(|_| None),
+                sms_login: Arc::new(move |line| login.get(line)),
             };
             let local = plane.start(handle).await?;
             info!(listen = %local, "web UI and HTTP API running");
-            Some(requests)
         }
-        None => None,
+        Some(requests)
+    } else {
+        None
     };
     run_gateway_managed(
         gateway,

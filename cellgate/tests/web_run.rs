@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use common::{free_udp_port, run_expecting_exit, scratch_dir, wait_until, RunningGateway};
@@ -39,11 +39,31 @@ fn cellgate_run_serves_the_status_pages_to_a_login() {
     let dir = scratch_dir("web-run");
     let sip = free_udp_port();
     let web = free_tcp_port();
+    // A GoIP SMS server that acks every keepalive (GOIP-INTERFACES §3.3).
+    let sms_server = UdpSocket::bind("127.0.0.1:0").expect("sms server");
+    let sms_port = sms_server.local_addr().expect("addr").port();
+    let keepalives = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = keepalives.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok((n, from)) = sms_server.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if let Some(count) = text.strip_prefix("req:").and_then(|r| r.split(';').next()) {
+                let _ = sms_server.send_to(format!("reg:{count};status:200;").as_bytes(), from);
+            }
+            if let Ok(mut seen) = seen.lock() {
+                seen.push(text);
+            }
+        }
+    });
+    let local_port = free_udp_port();
     let config = format!(
         "[sip]\nlisten = \"127.0.0.1:{sip}\"\n\
          [web]\nlisten = \"127.0.0.1:{web}\"\nadmin_password = \"not-a-default-1\"\n\
          login_log = \"web-login\"\n\
-         [[line]]\nid = 1\ndevice = \"/dev/null\"\n[line.sim]\nminutes = \"100\"\n"
+         [[line]]\nid = 1\ndevice = \"/dev/null\"\n[line.sim]\nminutes = \"100\"\n\
+         [line.sms_server]\nenabled = true\nserver = \"127.0.0.1:{sms_port}\"\n\
+         client_id = \"goip1\"\npassword = \"pw1\"\nlocal_port = {local_port}\n"
     );
     let gw = RunningGateway::start(
         &dir,
@@ -84,6 +104,16 @@ fn cellgate_run_serves_the_status_pages_to_a_login() {
         last.contains("<l2_sim_remain>NO LIMIT</l2_sim_remain>"),
         "{last}"
     );
+    // F-5.2.1.8: line 1 registered with the SMS server; line 2 has no such function.
+    let logged_in = wait_until(Duration::from_secs(30), || {
+        get(addr, "/default/en_US/status.xml", Some(ADMIN))
+            .is_some_and(|(_, body)| body.contains("<l1_sms_login>Y</l1_sms_login>"))
+    });
+    assert!(logged_in, "{:?}", keepalives.lock().map(|k| k.clone()));
+    let (_, xml) = get(addr, "/default/en_US/status.xml", Some(ADMIN)).expect("xml");
+    assert!(xml.contains("<l2_sms_login/>"), "{xml}");
+    let first = keepalives.lock().expect("keepalives")[0].clone();
+    assert!(first.starts_with("req:1;id:goip1;pass:pw1;"), "{first}");
     // The Basic status page describes this host's network and logs the login.
     let (status, page) =
         get(addr, "/default/en_US/status.html?type=base", Some(ADMIN)).expect("page");
@@ -126,4 +156,25 @@ fn a_bad_interface_name_stops_start_up() {
     let (ok, stderr) = run_expecting_exit(&dir, &config);
     assert!(!ok, "{stderr}");
     assert!(stderr.contains("network.vpn_interface"), "{stderr}");
+}
+
+#[test]
+fn two_lines_with_one_sms_client_id_stop_start_up() {
+    // GOIP-INTERFACES §1.1: the server keys lines by id, so one id twice on one server
+    // would mix two lines up.
+    let dir = scratch_dir("web-run-sms-id-twice");
+    let sip = free_udp_port();
+    let config = format!(
+        "[sip]\nlisten = \"127.0.0.1:{sip}\"\n\
+         [[line]]\nid = 1\ndevice = \"/dev/null\"\n\
+         [line.sms_server]\nenabled = true\nserver = \"127.0.0.1\"\nclient_id = \"g\"\npassword = \"p\"\n\
+         [[line]]\nid = 2\ndevice = \"/dev/null\"\n\
+         [line.sms_server]\nenabled = true\nserver = \"127.0.0.1\"\nclient_id = \"g\"\npassword = \"q\"\n"
+    );
+    let (ok, stderr) = run_expecting_exit(&dir, &config);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("line 2") && stderr.contains("sms_server.client_id"),
+        "{stderr}"
+    );
 }

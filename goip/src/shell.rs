@@ -130,6 +130,34 @@ pub async fn run(
     login: SmsLogin,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    start(configs, status, login).await?.run(shutdown).await;
+    Ok(())
+}
+
+/// The clients with their sockets bound, not yet running: what [`start`] returns so a
+/// caller can stop its own start-up on a bind error and then run the clients in a task.
+pub struct Started {
+    shell: Shell,
+}
+
+impl Started {
+    /// Runs until `shutdown` completes; then clears the lines' [`SmsLogin`] flags.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let mut shell = self.shell;
+        shell.run(shutdown).await;
+        for line in &shell.lines {
+            shell.login.remove(line.setup.line.0);
+        }
+    }
+}
+
+/// Validates the settings and binds every enabled line's socket (the first half of
+/// [`run`]); the lines show `N` from here on.
+pub async fn start(
+    configs: Vec<(LineId, SmsServerConfig)>,
+    status: ManagementHandle,
+    login: SmsLogin,
+) -> Result<Started, RunError> {
     let setups = validate_all(&configs)?;
     let mut lines = Vec::with_capacity(setups.len());
     for setup in setups {
@@ -146,17 +174,14 @@ pub async fn run(
     for line in &lines {
         login.set(line.setup.line.0, false);
     }
-    let mut shell = Shell {
-        lines,
-        status,
-        login,
-        gateway_up: true,
-    };
-    shell.run(shutdown).await;
-    for line in &shell.lines {
-        shell.login.remove(line.setup.line.0);
-    }
-    Ok(())
+    Ok(Started {
+        shell: Shell {
+            lines,
+            status,
+            login,
+            gateway_up: true,
+        },
+    })
 }
 
 /// One enabled line: its settings, socket and client.

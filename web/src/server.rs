@@ -502,7 +502,11 @@ async fn status_html(
         );
     };
     let network = if page == StatusPage::Basic {
-        (inner.network)()
+        // A few small file reads and getifaddrs: off the async workers.
+        let read = inner.network.clone();
+        tokio::task::spawn_blocking(move || read())
+            .await
+            .unwrap_or_default()
     } else {
         HostNetwork::default()
     };

@@ -24,6 +24,7 @@ mod policy;
 mod policy_tests;
 mod web;
 
+use cellgate_goip::SmsServerConfig;
 use cellgate_web::host_network::HostNetworkConfig;
 pub use policy::{
     parse_timezone, BalanceReportSection, DefaultsSection, GroupSection, GsmSection,
@@ -460,6 +461,8 @@ pub struct LineSection {
     /// §6.11, §6.12, §6.14, §6.15: forwarding, IMEI, operator, cell selection.
     #[serde(default)]
     pub gsm: GsmSection,
+    /// F-6.13.6: the line's GoIP SMS-server client (`[line.sms_server]`); absent: off.
+    pub sms_server: Option<SmsServerConfig>,
 }
 
 fn default_baud() -> u32 {
@@ -481,7 +484,16 @@ impl LineSection {
             inbound: InboundSection::default(),
             sim: SimSection::default(),
             gsm: GsmSection::default(),
+            sms_server: None,
         }
+    }
+
+    /// The SMS-server settings of every line that has them.
+    pub fn sms_servers(lines: &[LineSection]) -> Vec<(LineId, SmsServerConfig)> {
+        lines
+            .iter()
+            .filter_map(|l| l.sms_server.clone().map(|s| (LineId(l.id), s)))
+            .collect()
     }
 
     /// How the line's module is found.
@@ -837,6 +849,8 @@ impl Config {
             web.accounts().map_err(invalid)?;
         }
         config.network.validate().map_err(invalid)?;
+        cellgate_goip::validate_all(&LineSection::sms_servers(&config.lines))
+            .map_err(|e| invalid(e.to_string()))?;
         config.media.check().map_err(invalid)?;
         config.check_sip().map_err(invalid)?;
         config.policy_settings().map_err(invalid)?;
