@@ -654,3 +654,77 @@ async fn f_5_2_1_3_clicking_enable_switches_the_module() {
     assert!(r.body.contains("no such line: 9"), "{}", r.body);
     bed.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn f_5_2_1_19_remaining_sms_counts_down_blocks_at_0_and_resets() {
+    // The line's own SMS (the balance report, F-6.10.20) count against its SMS quota
+    // (F-6.13.8): with a quota of 1, the second report is not sent.
+    let mut bed = bed(1, |c| {
+        let l = line(c, 1);
+        l.limits.minutes = limit("10");
+        l.limits.sms = Some(1);
+        l.limits.balance_report = Some(cellgate_policy::limits::BalanceReport {
+            number: "5550999".into(),
+            identifier: "L1".into(),
+            threshold_min: 9,
+        });
+    })
+    .await;
+    let app = web(&bed);
+    let page = admin_get(&app, &format!("{BASE}/status.html")).await;
+    assert_eq!(page.cell("l1_sms_count").as_deref(), Some("1"));
+    let sms_sent = |bed: &cellgate_conformance::TestBed| {
+        commands(bed, 1)
+            .iter()
+            .filter(|c| c.starts_with("AT+CMGS="))
+            .count()
+    };
+    let ok = answered_call(&mut bed, "5551234", "s1").await;
+    tokio::time::sleep(Duration::from_secs(90)).await;
+    hang_up(&mut bed, "5551234", "s1", &ok).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(sms_sent(&bed), 1, "the first report goes out");
+    let page = admin_get(&app, &format!("{BASE}/status.html")).await;
+    assert_eq!(page.cell("l1_sms_count").as_deref(), Some("0"));
+    // Re-arm the report by resetting the time; the next one finds no SMS left.
+    let cookie = page.cookie().expect("session");
+    let post = |body: String, cookie: String| {
+        let app = app.clone();
+        async move {
+            request(
+                &app,
+                "POST",
+                &format!("{BASE}/status.html?type=list"),
+                "192.168.8.2",
+                &[("cookie", cookie)],
+                &body,
+            )
+            .await
+        }
+    };
+    let r = post(
+        format!("csrf={}&one=reset_time%3A1", page.csrf()),
+        cookie.clone(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let ok = answered_call(&mut bed, "5551234", "s2").await;
+    tokio::time::sleep(Duration::from_secs(90)).await;
+    hang_up(&mut bed, "5551234", "s2", &ok).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(sms_sent(&bed), 1, "quota used up: no second report");
+    // Reset icon 2 gives the quota back.
+    let r = post(
+        format!("csrf={}&one=reset_sms%3A1", page.csrf()),
+        cookie.clone(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let xml = admin_get(&app, &format!("{BASE}/status.xml")).await;
+    assert!(
+        xml.body.contains("<l1_sms_count>1</l1_sms_count>"),
+        "{}",
+        xml.body
+    );
+    bed.stop().await;
+}

@@ -151,11 +151,7 @@ impl Gateway {
         self.maybe_change_imei(now, line);
         if let (Some(text), Some(report)) = (report, policy.limits.balance_report.as_ref()) {
             info!(%line, to = %report.number, "balance report SMS");
-            self.output.push_back(Output::SendSms {
-                line,
-                number: report.number.clone(),
-                text,
-            });
+            self.send_line_sms(line, report.number.clone(), text);
         }
         self.apply_policy_actions(now, line, &actions);
         self.persist(line);
@@ -263,6 +259,34 @@ impl Gateway {
             rt.counters.usage.reset_sms();
         }
         self.persist(line);
+    }
+
+    /// Every SMS the gateway sends from a line goes through here: the line's SMS quota
+    /// (F-6.13.8, shown as remaining SMS, F-5.2.1.19) is checked and each part counted.
+    /// At 0 (or fewer parts left than the text needs) nothing is sent. Returns whether
+    /// the SMS was handed to the module.
+    pub(super) fn send_line_sms(&mut self, line: LineId, number: String, text: String) -> bool {
+        let limits = self.line_policy(line).limits.clone();
+        let parts = cellgate_sms::split_text(&text, &cellgate_sms::SplitOptions::default())
+            .map_or(1, |p| p.len().max(1));
+        let parts = u32::try_from(parts).unwrap_or(u32::MAX);
+        let Some(rt) = self.line_runtime.get_mut(&line) else {
+            return false;
+        };
+        if rt
+            .counters
+            .usage
+            .remaining_sms(&limits)
+            .is_some_and(|left| left < parts)
+        {
+            warn!(%line, %number, parts, "SMS quota used up: SMS not sent");
+            return false;
+        }
+        rt.counters.usage.sms_sent(parts);
+        self.output
+            .push_back(Output::SendSms { line, number, text });
+        self.persist(line);
+        true
     }
 
     /// Hands the counters of `line` to the shell to store.
