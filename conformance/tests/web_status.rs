@@ -728,3 +728,47 @@ async fn f_5_2_1_19_remaining_sms_counts_down_blocks_at_0_and_resets() {
     );
     bed.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn f_5_2_1_2_red_line_number_restores_a_policy_blocked_line() {
+    use cellgate_policy::run_policy::{Action, Combine, Condition, RunPolicy};
+    let mut bed = bed(1, |c| {
+        c.routing.run_policy = Some(
+            RunPolicy::new(
+                vec![Condition::ConsecutiveUnanswered(2)],
+                Combine::Any,
+                vec![Action::DisableOutbound],
+                30,
+            )
+            .expect("policy"),
+        );
+    })
+    .await;
+    let app = web(&bed);
+    refused_call(&mut bed, "5550486", "p1", 486).await;
+    refused_call(&mut bed, "5550486", "p2", 486).await;
+    refused_call(&mut bed, "5551234", "p3", 503).await;
+    let page = admin_get(&app, &format!("{BASE}/status.html")).await;
+    // The line number is drawn red and is the restore button.
+    assert!(
+        page.body.contains("<tr id=\"l1\" class=\"blocked\">"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("name=\"one\" value=\"restore:1\""));
+    let r = request(
+        &app,
+        "POST",
+        &format!("{BASE}/status.html?type=list"),
+        "192.168.8.2",
+        &[("cookie", page.cookie().expect("session"))],
+        &format!("csrf={}&one=restore%3A1", page.csrf()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = admin_get(&app, &format!("{BASE}/status.html")).await;
+    assert!(!page.body.contains("class=\"blocked\""));
+    let ok = answered_call(&mut bed, "5551234", "p4").await;
+    hang_up(&mut bed, "5551234", "p4", &ok).await;
+    bed.stop().await;
+}
