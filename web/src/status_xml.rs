@@ -22,10 +22,18 @@ pub struct XmlContext<'a> {
 
 /// The per-line document.
 pub fn lines_document(snapshot: &StatusSnapshot, ctx: &XmlContext<'_>) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<status>\n");
+    let mut out = String::with_capacity(64 + snapshot.lines.len() * 768);
+    out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<status>\n");
     for line in &snapshot.lines {
         for (field, value) in line_fields(line, ctx) {
-            element(&mut out, &format!("l{}_{field}", line.line), &value);
+            let n = line.line;
+            if value.is_empty() {
+                let _ = writeln!(out, "<l{n}_{field}/>");
+            } else {
+                let _ = write!(out, "<l{n}_{field}>");
+                escape_into(&mut out, &value);
+                let _ = writeln!(out, "</l{n}_{field}>");
+            }
         }
     }
     out.push_str("</status>\n");
@@ -71,7 +79,21 @@ fn element(out: &mut String, name: &str, value: &str) {
     if value.is_empty() {
         let _ = writeln!(out, "<{name}/>");
     } else {
-        let _ = writeln!(out, "<{name}>{}</{name}>", xml_escape(value));
+        let _ = write!(out, "<{name}>");
+        escape_into(out, value);
+        let _ = writeln!(out, "</{name}>");
+    }
+}
+
+/// Appends `value` escaped; most values need no escaping and are copied as they are.
+fn escape_into(out: &mut String, value: &str) {
+    if value
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'') || b < 0x20 || b == 0x7f)
+    {
+        out.push_str(&xml_escape(value));
+    } else {
+        out.push_str(value);
     }
 }
 
@@ -138,4 +160,26 @@ pub fn line_fields(l: &LineStatus, ctx: &XmlContext<'_>) -> Vec<(&'static str, S
                 .unwrap_or_else(no_limit),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_only_when_needed() {
+        let mut out = String::new();
+        element(&mut out, "l1_gsm_cur_oper", "AT&T <US>");
+        element(&mut out, "l1_gsm_cur_bst", "");
+        element(&mut out, "l1_acd", "73");
+        assert_eq!(
+            out,
+            "<l1_gsm_cur_oper>AT&amp;T &lt;US&gt;</l1_gsm_cur_oper>\n<l1_gsm_cur_bst/>\n<l1_acd>73</l1_acd>\n"
+        );
+    }
+
+    #[test]
+    fn version_has_no_spaces_for_scripts() {
+        assert_eq!(version_token("cellgate 0.1.0"), "cellgate-0.1.0");
+    }
 }
