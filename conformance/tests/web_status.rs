@@ -140,6 +140,19 @@ async fn admin_get(app: &axum::Router, uri: &str) -> Reply {
     r
 }
 
+/// Posts `form` (after the page's CSRF token) from the session that loaded `page`.
+async fn act(app: &axum::Router, page: &Reply, form: &str) -> Reply {
+    request(
+        app,
+        "POST",
+        &format!("{BASE}/status.html?type=list"),
+        "192.168.8.2",
+        &[("cookie", page.cookie().expect("the page opened a session"))],
+        &format!("csrf={}&{form}", page.csrf()),
+    )
+    .await
+}
+
 fn limit(text: &str) -> LimitSpec {
     LimitSpec::parse(text).expect("limit")
 }
@@ -504,15 +517,7 @@ async fn f_5_2_1_20_reset_icon_unlocks_a_used_up_line() {
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     // The same session's form works; post/redirect/get.
     let cookie = page.cookie().expect("session");
-    let done = request(
-        &app,
-        "POST",
-        &format!("{BASE}/status.html?type=list"),
-        "192.168.8.2",
-        &[("cookie", cookie.clone())],
-        &format!("csrf={}&one=reset_time%3A1", page.csrf()),
-    )
-    .await;
+    let done = act(&app, &page, "one=reset_time%3A1").await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let after = request(
         &app,
@@ -535,16 +540,7 @@ async fn f_5_2_1_20_reset_icon_unlocks_a_used_up_line() {
     // Icon 3 clears ACD/ASR and the call counts.
     let page = admin_get(&app, &format!("{BASE}/status.html")).await;
     assert_eq!(page.cell("l1_callc").as_deref(), Some("2/2"));
-    let cookie = page.cookie().expect("session");
-    let done = request(
-        &app,
-        "POST",
-        &format!("{BASE}/status.html?type=list"),
-        "192.168.8.2",
-        &[("cookie", cookie.clone())],
-        &format!("csrf={}&one=reset_cdr%3A1", page.csrf()),
-    )
-    .await;
+    let done = act(&app, &page, "one=reset_cdr%3A1").await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     let xml = admin_get(&app, &format!("{BASE}/status.xml")).await;
     assert!(
@@ -583,27 +579,10 @@ async fn f_5_2_1_21_bulk_reset_applies_to_the_ticked_lines_only() {
             "line {n}"
         );
     }
-    let cookie = page.cookie().expect("session");
     // Nothing ticked: nothing happens, and the page says why.
-    let none = request(
-        &app,
-        "POST",
-        &format!("{BASE}/status.html?type=list"),
-        "192.168.8.2",
-        &[("cookie", cookie.clone())],
-        &format!("csrf={}&action=reset_time", page.csrf()),
-    )
-    .await;
+    let none = act(&app, &page, "action=reset_time").await;
     assert!(none.body.contains("tick at least one line first"));
-    let done = request(
-        &app,
-        "POST",
-        &format!("{BASE}/status.html?type=list"),
-        "192.168.8.2",
-        &[("cookie", cookie.clone())],
-        &format!("csrf={}&line=1&line=3&action=reset_time", page.csrf()),
-    )
-    .await;
+    let done = act(&app, &page, "line=1&line=3&action=reset_time").await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let after = admin_get(&app, &format!("{BASE}/status.html")).await;
     assert_eq!(after.cell("l1_sim_remain").as_deref(), Some("2"));
@@ -617,16 +596,7 @@ async fn f_5_2_1_3_clicking_enable_switches_the_module() {
     let bed = bed(2, |_| {}).await;
     let app = web(&bed);
     let page = admin_get(&app, &format!("{BASE}/status.html")).await;
-    let cookie = page.cookie().expect("session");
-    let done = request(
-        &app,
-        "POST",
-        &format!("{BASE}/status.html?type=list"),
-        "192.168.8.2",
-        &[("cookie", cookie)],
-        &format!("csrf={}&one=module_off%3A2", page.csrf()),
-    )
-    .await;
+    let done = act(&app, &page, "one=module_off%3A2").await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let xml = admin_get(&app, &format!("{BASE}/status.xml")).await;
@@ -642,15 +612,7 @@ async fn f_5_2_1_3_clicking_enable_switches_the_module() {
     );
     // An unknown line is named, not ignored.
     let page = admin_get(&app, &format!("{BASE}/status.html")).await;
-    let r = request(
-        &app,
-        "POST",
-        &format!("{BASE}/status.html?type=list"),
-        "192.168.8.2",
-        &[("cookie", page.cookie().expect("session"))],
-        &format!("csrf={}&one=module_off%3A9", page.csrf()),
-    )
-    .await;
+    let r = act(&app, &page, "one=module_off%3A9").await;
     assert!(r.body.contains("no such line: 9"), "{}", r.body);
     bed.stop().await;
 }
@@ -687,26 +649,7 @@ async fn f_5_2_1_19_remaining_sms_counts_down_blocks_at_0_and_resets() {
     let page = admin_get(&app, &format!("{BASE}/status.html")).await;
     assert_eq!(page.cell("l1_sms_count").as_deref(), Some("0"));
     // Re-arm the report by resetting the time; the next one finds no SMS left.
-    let cookie = page.cookie().expect("session");
-    let post = |body: String, cookie: String| {
-        let app = app.clone();
-        async move {
-            request(
-                &app,
-                "POST",
-                &format!("{BASE}/status.html?type=list"),
-                "192.168.8.2",
-                &[("cookie", cookie)],
-                &body,
-            )
-            .await
-        }
-    };
-    let r = post(
-        format!("csrf={}&one=reset_time%3A1", page.csrf()),
-        cookie.clone(),
-    )
-    .await;
+    let r = act(&app, &page, "one=reset_time%3A1").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let ok = answered_call(&mut bed, "5551234", "s2").await;
     tokio::time::sleep(Duration::from_secs(90)).await;
@@ -714,11 +657,7 @@ async fn f_5_2_1_19_remaining_sms_counts_down_blocks_at_0_and_resets() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(sms_sent(&bed), 1, "quota used up: no second report");
     // Reset icon 2 gives the quota back.
-    let r = post(
-        format!("csrf={}&one=reset_sms%3A1", page.csrf()),
-        cookie.clone(),
-    )
-    .await;
+    let r = act(&app, &page, "one=reset_sms%3A1").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let xml = admin_get(&app, &format!("{BASE}/status.xml")).await;
     assert!(
@@ -756,15 +695,7 @@ async fn f_5_2_1_2_red_line_number_restores_a_policy_blocked_line() {
         page.body
     );
     assert!(page.body.contains("name=\"one\" value=\"restore:1\""));
-    let r = request(
-        &app,
-        "POST",
-        &format!("{BASE}/status.html?type=list"),
-        "192.168.8.2",
-        &[("cookie", page.cookie().expect("session"))],
-        &format!("csrf={}&one=restore%3A1", page.csrf()),
-    )
-    .await;
+    let r = act(&app, &page, "one=restore%3A1").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let page = admin_get(&app, &format!("{BASE}/status.html")).await;
     assert!(!page.body.contains("class=\"blocked\""));

@@ -239,60 +239,57 @@ impl Refused {
     }
 }
 
-/// Authenticates a machine request (no session).
-fn authenticate(
-    state: &Inner,
-    ip: IpAddr,
-    headers: &HeaderMap,
-    pairs: &[(String, String)],
-) -> Result<Level, Refused> {
-    let mut sessions = state.sessions.lock().map_err(|_| Refused::Internal)?;
-    if sessions.throttled(ip, now()) {
-        return Err(Refused::Throttled);
-    }
-    if let Some(token) = session_cookie(headers) {
-        if let Some(s) = sessions.touch(&token, now()) {
-            return Ok(s.level);
-        }
-    }
-    match credentials(state, headers, pairs) {
-        Credentials::Valid(level) => Ok(level),
-        Credentials::Wrong => {
-            sessions.failed(ip, now());
-            warn!(%ip, "failed web login");
-            Err(Refused::Login)
-        }
-        Credentials::Missing => Err(Refused::Login),
-    }
+/// Who a request is: its level and, for pages, its session.
+struct Access {
+    level: Level,
+    /// The session (pages only).
+    session: Option<Session>,
+    /// Cookie token of a session opened by this request.
+    new_cookie: Option<String>,
 }
 
-/// Authenticates a page request: an existing session, or a login that opens one (and
-/// is written to the web log). Returns the session and, for a new one, its cookie.
-fn page_session(
+/// Authenticates a request: a live session cookie, else Basic or `u`/`p`. With
+/// `open_session` (HTML pages) a valid login opens a session and is written to the web
+/// log; machine requests never do.
+fn check_in(
     state: &Inner,
     ip: IpAddr,
     headers: &HeaderMap,
     pairs: &[(String, String)],
-) -> Result<(Session, Option<String>), Refused> {
+    open_session: bool,
+) -> Result<Access, Refused> {
     let mut sessions = state.sessions.lock().map_err(|_| Refused::Internal)?;
     if sessions.throttled(ip, now()) {
         return Err(Refused::Throttled);
     }
     if let Some(token) = session_cookie(headers) {
         if let Some(s) = sessions.touch(&token, now()) {
-            return Ok((s.clone(), None));
+            return Ok(Access {
+                level: s.level,
+                session: Some(s.clone()),
+                new_cookie: None,
+            });
         }
     }
     match credentials(state, headers, pairs) {
-        Credentials::Valid(level) => {
+        Credentials::Valid(level) if open_session => {
             let token = sessions.login(level, ip, now(), (state.wall)());
             info!(%ip, user = level.user_name(), "web login");
             let session = sessions
                 .touch(&token, now())
                 .cloned()
                 .ok_or(Refused::Internal)?;
-            Ok((session, Some(token)))
+            Ok(Access {
+                level,
+                session: Some(session),
+                new_cookie: Some(token),
+            })
         }
+        Credentials::Valid(level) => Ok(Access {
+            level,
+            session: None,
+            new_cookie: None,
+        }),
         Credentials::Wrong => {
             sessions.failed(ip, now());
             warn!(%ip, "failed web login");
@@ -329,8 +326,8 @@ async fn status_xml(
     }
     let state = &state.inner;
     let pairs = form_pairs(query.as_deref(), &method, &body);
-    let level = match authenticate(state, peer.ip(), &headers, &pairs) {
-        Ok(level) => level,
+    let level = match check_in(state, peer.ip(), &headers, &pairs, false) {
+        Ok(access) => access.level,
         Err(refused) => return refused.reply(),
     };
     if !level.sees_status() {
@@ -436,8 +433,13 @@ async fn status_html(
     }
     let inner = &state.inner;
     let pairs = form_pairs(query.as_deref(), &method, &body);
-    let (session, new_cookie) = match page_session(inner, peer.ip(), &headers, &pairs) {
-        Ok(s) => s,
+    let (session, new_cookie) = match check_in(inner, peer.ip(), &headers, &pairs, true) {
+        Ok(Access {
+            session: Some(session),
+            new_cookie,
+            ..
+        }) => (session, new_cookie),
+        Ok(_) => return Refused::Internal.reply(),
         Err(refused) => return refused.reply(),
     };
     if !session.level.sees_status() {
