@@ -1,7 +1,8 @@
 //! GSM-side management on the simulator (issue #7): SIM call forwarding applied at
 //! start (§6.11), IMEI written or randomised with a valid check digit (§6.12), fixed
-//! operator (§6.14), fixed and rotating cell selection (§6.15), and group (hunt) mode
-//! through the access line's busy forwarding (Appendix D, F-6.8.4).
+//! operator (§6.14), fixed and rotating cell selection (§6.15), group (hunt) mode
+//! through the access line's busy forwarding (Appendix D, F-6.8.4), and the SIM's PIN,
+//! PIN2 and fixed dialling lock (F-6.10.6, F-6.10.7).
 
 mod routing_common;
 
@@ -355,4 +356,144 @@ async fn line_to_line_caller_id(clir: bool) -> (bool, bool) {
 async fn clir_withholds_the_number_on_outbound_calls_f_6_10_21() {
     assert_eq!(line_to_line_caller_id(false).await, (true, false));
     assert_eq!(line_to_line_caller_id(true).await, (false, true));
+}
+
+/// The status page's SIM column (F-5.2.1.4) of line `n`.
+async fn sim_column(bed: &cellgate_conformance::TestBed, n: u16) -> String {
+    let snapshot = bed
+        .management
+        .snapshot()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    snapshot
+        .lines
+        .into_iter()
+        .find(|l| l.line == n)
+        .map(|l| l.sim)
+        .unwrap_or_default()
+}
+
+/// How often the gateway sent exactly `command` to line `n`.
+fn sent(bed: &cellgate_conformance::TestBed, n: u16, command: &str) -> usize {
+    commands(bed, n).iter().filter(|c| *c == command).count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn f_6_10_7_pin2_entered_when_sim_asks() {
+    let mut bed = bed(1, |c| {
+        line(c, 1).pin2 = Some("5678".into());
+    })
+    .await;
+    assert_eq!(sim_column(&bed, 1).await, "Y");
+    assert_eq!(sent(&bed, 1, "AT+CPIN=\"5678\""), 0, "not asked: not sent");
+    // An operation needed CHV2: the SIM asks for PIN2.
+    bed.network.ask_pin2(1).expect("sim");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let sim = bed.network.sim(1).expect("sim");
+    assert!(!sim.pin2_asked, "PIN2 entered: the SIM no longer asks");
+    assert_eq!(sim.pin2_tries, 3);
+    assert_eq!(
+        sent(&bed, 1, "AT+CPIN=\"5678\""),
+        1,
+        "{:?}",
+        commands(&bed, 1)
+    );
+    assert_eq!(sim_column(&bed, 1).await, "Y", "no longer PIN2");
+    // A later request is answered again, once.
+    bed.network.ask_pin2(1).expect("sim");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(sent(&bed, 1, "AT+CPIN=\"5678\""), 2);
+    assert!(!bed.network.sim(1).expect("sim").pin2_asked);
+    // The line carries calls throughout.
+    let ok = answered_call(&mut bed, "5551234", "pin2").await;
+    hang_up(&mut bed, "5551234", "pin2", &ok).await;
+    bed.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn f_6_10_7_wrong_pin2_tried_once_only() {
+    let bed = bed(1, |c| {
+        line(c, 1).pin2 = Some("0000".into());
+    })
+    .await;
+    bed.network.ask_pin2(1).expect("sim");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let sim = bed.network.sim(1).expect("sim");
+    assert_eq!(sim.pin2_tries, 2, "one try used, PIN2 not blocked");
+    assert!(sim.pin2_asked, "the SIM still asks");
+    assert_eq!(sim_column(&bed, 1).await, "PIN2");
+    // Asked again, and again after a module restart: the refused PIN2 is not reused.
+    bed.network.ask_pin2(1).expect("sim");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    bed.network
+        .inject(1, cellgate_simulator::Fault::Reboot)
+        .expect("reboot");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    bed.network.ask_pin2(1).expect("sim");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        sent(&bed, 1, "AT+CPIN=\"0000\""),
+        1,
+        "{:?}",
+        commands(&bed, 1)
+    );
+    let sim = bed.network.sim(1).expect("sim");
+    assert_eq!(sim.pin2_tries, 2);
+    assert_eq!(sim.pin_tries, 3, "PIN 1 untouched");
+    assert_eq!(sim_column(&bed, 1).await, "PIN2");
+    bed.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn f_6_10_7_fixed_dialing_is_switched_on_at_start_up() {
+    let bed = bed(2, |c| {
+        line(c, 1).pin2 = Some("5678".into());
+        line(c, 1).fixed_dialing = Some(true);
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let sim = bed.network.sim(1).expect("sim");
+    assert!(sim.fixed_dialing, "the SIM's FDN lock is on");
+    assert_eq!(sim.pin2_tries, 3);
+    assert_eq!(
+        sent(&bed, 1, "AT+CLCK=\"FD\",1,\"5678\""),
+        1,
+        "{:?}",
+        commands(&bed, 1)
+    );
+    // Line 2 has no fixed_dialing setting: its SIM is left alone.
+    assert!(!bed.network.sim(2).expect("sim").fixed_dialing);
+    assert!(!commands(&bed, 2).iter().any(|c| c.contains("\"FD\"")));
+    // After a module restart the lock is read, found on, and not set again.
+    bed.network
+        .inject(1, cellgate_simulator::Fault::Reboot)
+        .expect("reboot");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(
+        sent(&bed, 1, "AT+CLCK=\"FD\",2") >= 2,
+        "{:?}",
+        commands(&bed, 1)
+    );
+    assert_eq!(sent(&bed, 1, "AT+CLCK=\"FD\",1,\"5678\""), 1);
+    assert_eq!(sim_column(&bed, 1).await, "Y");
+    bed.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn f_6_10_7_fixed_dialing_with_a_wrong_pin2_is_tried_once_only() {
+    let bed = bed(1, |c| {
+        line(c, 1).pin2 = Some("1111".into());
+        line(c, 1).fixed_dialing = Some(true);
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    bed.network
+        .inject(1, cellgate_simulator::Fault::Reboot)
+        .expect("reboot");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let sim = bed.network.sim(1).expect("sim");
+    assert!(!sim.fixed_dialing);
+    assert_eq!(sim.pin2_tries, 2, "one try used, not one per start-up");
+    assert_eq!(sent(&bed, 1, "AT+CLCK=\"FD\",1,\"1111\""), 1);
+    bed.stop().await;
 }

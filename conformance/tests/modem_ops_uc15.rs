@@ -34,6 +34,7 @@ both_transports!(
     identity_and_sim,
     enter_pin,
     enter_puk,
+    pin2_and_fixed_dialing,
     network,
     cell_info,
     lock_cell,

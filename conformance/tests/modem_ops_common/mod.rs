@@ -331,6 +331,65 @@ pub async fn enter_puk(t: Transport, p: ModuleProfile) {
     assert_eq!(b.net.sim(1).map(|s| s.pin), Some("2222".to_string()));
 }
 
+/// PIN2 and the fixed dialling lock (F-6.10.7): the SIM asks for PIN2 (`+CPIN: SIM
+/// PIN2` URC) -> `SimChanged(Pin2Required)`; a wrong PIN2 costs one try (CME 16), the
+/// right one clears the request; the FDN lock is read and set with PIN2; two more wrong
+/// PIN2s leave one try, which the backend does not use; calls work meanwhile.
+pub async fn pin2_and_fixed_dialing(t: Transport, p: ModuleProfile) {
+    let mut b = bed(t, p).await;
+    assert_eq!(b.modem.fixed_dialing().await, Ok(false));
+    // Not asked: nothing is entered, no try used.
+    assert_eq!(b.modem.enter_pin2("0000").await, Ok(()));
+    assert_eq!(b.net.sim(1).map(|s| s.pin2_tries), Some(3));
+    b.net.ask_pin2(1).unwrap_or_else(|e| panic!("{e:?}"));
+    wait_event(&mut b.events, "SimChanged(Pin2Required)", |e| {
+        *e == ModemEvent::SimChanged(SimState::Pin2Required)
+    })
+    .await;
+    assert_eq!(b.modem.sim_state().await, Ok(SimState::Pin2Required));
+    assert_eq!(
+        b.modem.enter_pin2("0000").await,
+        Err(HalError::Cme { code: 16 })
+    );
+    assert_eq!(b.net.sim(1).map(|s| s.pin2_tries), Some(2));
+    assert_eq!(
+        b.net.sim(1).map(|s| s.pin_tries),
+        Some(3),
+        "PIN 1 untouched"
+    );
+    assert_eq!(b.modem.enter_pin2("5678").await, Ok(()));
+    wait_event(&mut b.events, "SimChanged(Ready)", |e| {
+        *e == ModemEvent::SimChanged(SimState::Ready)
+    })
+    .await;
+    assert_eq!(
+        b.net.sim(1).map(|s| (s.pin2_asked, s.pin2_tries)),
+        Some((false, 3))
+    );
+    // The fixed dialling lock.
+    assert_eq!(b.modem.set_fixed_dialing(true, "5678").await, Ok(()));
+    assert_eq!(b.net.sim(1).map(|s| s.fixed_dialing), Some(true));
+    assert_eq!(b.modem.fixed_dialing().await, Ok(true));
+    for _ in 0..2 {
+        assert_eq!(
+            b.modem.set_fixed_dialing(false, "1111").await,
+            Err(HalError::Cme { code: 16 })
+        );
+    }
+    assert_eq!(b.net.sim(1).map(|s| s.pin2_tries), Some(1));
+    // The last try is left to a person, even with the right PIN2.
+    assert!(matches!(
+        b.modem.set_fixed_dialing(false, "5678").await,
+        Err(HalError::InvalidArgument(_))
+    ));
+    assert_eq!(
+        b.net.sim(1).map(|s| (s.pin2_tries, s.fixed_dialing)),
+        Some((1, true))
+    );
+    wait_registration(&b.modem, "home", |r| r.state == RegistrationState::Home).await;
+    call_works(&b.modem, &mut b.events).await;
+}
+
 // ---------------------------------------------------------------- network
 
 /// registration, signal (after `set_signal`), operator, select_operator (manual lock to
