@@ -289,6 +289,15 @@ async fn f_5_2_0_7_four_status_pages() {
     let gsm = admin_get(&app, &format!("{BASE}/status.html?type=gsm")).await;
     assert!(gsm.body.contains("id=\"gsm_info\""));
     assert!(gsm.body.contains(&format!("<td>{imei}</td>")), "IMEI");
+    // F-5.2.3.1: no line uses a remote SIM (F-6.1.14 is not available).
+    for n in 1..=2 {
+        assert!(
+            gsm.body
+                .contains(&format!("<tr><td>{n}</td><td>OFF</td><td>Y</td><td>Y</td>")),
+            "{}",
+            gsm.body
+        );
+    }
 
     let cf = admin_get(&app, &format!("{BASE}/status.html?type=cf")).await;
     assert!(cf.body.contains("Not reachable"));
@@ -533,6 +542,13 @@ async fn f_5_2_1_20_reset_icon_unlocks_a_used_up_line() {
     )
     .await;
     assert!(after.body.contains("remaining time reset: line 1"));
+    // A crafted link cannot put its own words on the page.
+    let crafted = admin_get(
+        &app,
+        &format!("{BASE}/status.html?type=list&done=Call+0900-123+now&lines=1"),
+    )
+    .await;
+    assert!(!crafted.body.contains("0900-123"));
     assert_eq!(after.cell("l1_sim_remain").as_deref(), Some("2"));
     // The line takes calls again.
     let ok = answered_call(&mut bed, "5551234", "u3").await;

@@ -465,7 +465,7 @@ async fn status_html(
                 Some(action) => match inner.gateway.apply(action, lines.clone()).await {
                     Ok(unknown) if unknown.is_empty() => {
                         info!(ip = %peer.ip(), action = %name, ?lines, "line action");
-                        Ok(describe(&name, &lines))
+                        Ok((name, lines))
                     }
                     Ok(unknown) => Err(format!(
                         "no such line: {}",
@@ -483,19 +483,28 @@ async fn status_html(
         };
         match outcome {
             // Post/redirect/get: a reload must not repeat the action.
-            Ok(text) => {
+            Ok((name, lines)) => {
+                let list: Vec<String> = lines.iter().map(|l| l.0.to_string()).collect();
                 let location = format!(
-                    "{base}/status.html?type=list&done={}",
-                    form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
+                    "{base}/status.html?type=list&done={name}&lines={}",
+                    list.join(",")
                 );
                 return with_cookie(Redirect::to(&location).into_response(), new_cookie);
             }
             Err(text) => notice = Some(text),
         }
     } else if let Some(done) = field(&pairs, "done") {
-        // Only echo what this server writes after an action; never markup (escaped
-        // anyway when drawn).
-        notice = Some(done.chars().take(200).collect());
+        // The notice is rebuilt from a known action and line numbers, never echoed, so
+        // a crafted link cannot put its own words on the page.
+        let lines: Option<Vec<LineId>> = field(&pairs, "lines").and_then(|list| {
+            list.split(',')
+                .take(256)
+                .map(|n| n.parse().ok().map(LineId))
+                .collect()
+        });
+        if let (Some(_), Some(lines)) = (parse_action(done), lines) {
+            notice = Some(describe(done, &lines));
+        }
     }
     let Ok(snapshot) = inner.gateway.snapshot().await else {
         return plain(
