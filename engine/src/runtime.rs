@@ -133,7 +133,7 @@ pub async fn run_gateway_managed(
         // and know every line's status before the first SIP datagram is read.
         let events = lm.modem.subscribe();
         let (sim, registered) = line_status(lm.modem.as_ref()).await;
-        let ready = sim == Some(SimState::Ready);
+        let ready = sim.is_some_and(SimState::is_usable);
         debug!(line = %lm.line, ready, registered, "line status");
         gateway.handle_line_status(lm.line, ready, registered);
         if let Some(sim) = sim {

@@ -97,6 +97,11 @@ fn escape_into(out: &mut String, value: &str) {
     }
 }
 
+/// Whether the status-page SIM text means a usable SIM.
+pub fn sim_present(sim: &str) -> bool {
+    matches!(sim, "Y" | "PIN2" | "PUK2")
+}
+
 fn yn(v: bool) -> String {
     if v { "Y" } else { "N" }.to_owned()
 }
@@ -120,8 +125,9 @@ pub fn line_fields(l: &LineStatus, ctx: &XmlContext<'_>) -> Vec<(&'static str, S
             }
             .into(),
         ),
-        // Parsers accept only Y/N here; PIN/PUK show on the HTML page.
-        ("gsm_sim", yn(l.sim == "Y")),
+        // Parsers accept only Y/N here; PIN/PUK show on the HTML page. A SIM waiting
+        // for PIN2/PUK2 works (F-6.10.7): Y.
+        ("gsm_sim", yn(sim_present(&l.sim))),
         ("gsm_status", yn(l.gsm)),
         ("status_line", yn(l.voip)),
         ("line_state", l.state.clone()),
@@ -181,5 +187,16 @@ mod tests {
     #[test]
     fn version_has_no_spaces_for_scripts() {
         assert_eq!(version_token("cellgate 0.1.0"), "cellgate-0.1.0");
+    }
+}
+
+#[cfg(test)]
+mod sim_tests {
+    use super::sim_present;
+
+    #[test]
+    fn a_sim_waiting_for_pin2_is_present_f_6_10_7() {
+        assert!(sim_present("Y") && sim_present("PIN2") && sim_present("PUK2"));
+        assert!(!sim_present("N") && !sim_present("PIN") && !sim_present("PUK"));
     }
 }

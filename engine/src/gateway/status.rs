@@ -18,7 +18,8 @@ pub struct LineStatus {
     pub policy_blocked: bool,
     /// F-5.2.1.3: `Y` module on, `N` off.
     pub enabled: bool,
-    /// F-5.2.1.4: `Y`, `N`, `PIN`, `PUK`.
+    /// F-5.2.1.4: `Y`, `N`, `PIN`, `PUK`; `PIN2` / `PUK2` while a usable SIM waits for
+    /// its second PIN (F-6.10.7).
     pub sim: String,
     /// F-5.2.1.5: GSM registered.
     pub gsm: bool,

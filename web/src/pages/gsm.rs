@@ -19,7 +19,7 @@ pub(super) fn body(out: &mut String, data: &PageData<'_>) {
              <td>{gprs_reg}</td><td>{gprs_att}</td><td>{oper}</td><td>{mode}</td>\
              <td>{bcch}</td><td>{lac}</td></tr>",
             n = l.line,
-            sim = yn(l.sim == "Y"),
+            sim = yn(crate::status_xml::sim_present(&l.sim)),
             gsm = yn(l.gsm),
             rssi = l.rssi.unwrap_or(99),
             gprs_reg = tri(l.gprs_registered),
