@@ -178,3 +178,40 @@ fn two_lines_with_one_sms_client_id_stop_start_up() {
         "{stderr}"
     );
 }
+
+#[test]
+fn simulate_with_web_prints_a_one_time_password_that_logs_in() {
+    let dir = scratch_dir("web-simulate");
+    let sip = free_udp_port();
+    let web = free_tcp_port();
+    let web_addr = format!("127.0.0.1:{web}");
+    let gw = RunningGateway::simulate(
+        &dir,
+        format!("127.0.0.1:{sip}").parse().expect("address"),
+        &["--lines", "2", "--web", &web_addr],
+    );
+    // The password is random and printed once: `(user admin, password XXXX)`.
+    let log = gw.log_text();
+    let password = log
+        .split("password ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("password printed")
+        .to_owned();
+    assert!(password.len() >= 12, "{log}");
+    let addr: SocketAddr = web_addr.parse().expect("web address");
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"));
+    let mut last = None;
+    let ok = wait_until(Duration::from_secs(30), || {
+        last = get(addr, "/default/en_US/status.xml", Some(&basic));
+        last.as_ref().is_some_and(|(status, body)| {
+            *status == 200 && body.contains("<l2_gsm_status>Y</l2_gsm_status>")
+        })
+    });
+    assert!(ok, "{last:?}\n{log}");
+    // Another password does not work.
+    let wrong = base64::engine::general_purpose::STANDARD.encode("admin:admin");
+    let (status, _) = get(addr, "/default/en_US/status.xml", Some(&wrong)).expect("reply");
+    assert_eq!(status, 401);
+}
