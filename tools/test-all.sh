@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it: installs the real peers the tests talk to
-# (SIPp from Debian's sip-tester, Kamailio), then formatting, lints and every test of the workspace.
+# (SIPp from Debian's sip-tester, Kamailio, Gammu, Chromium and the browser test's npm
+# package), then formatting, lints and every test of the workspace.
 # Usage: tools/test-all.sh   (as root, or as a user with sudo, on Debian with Rust)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests need: command -> Debian package.
-declare -A packages=([sipp]=sip-tester [kamailio]=kamailio [gammu]=gammu)
+declare -A packages=([sipp]=sip-tester [kamailio]=kamailio [gammu]=gammu [chromium]=chromium [node]=nodejs [npm]=npm)
 missing=()
 for cmd in "${!packages[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${packages[$cmd]}")
@@ -20,6 +21,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# The status-page browser test drives Chromium with playwright-core (locked version).
+npm ci --prefix web/tests/browser --no-audit --no-fund --silent
 
 # The machine has 2 cores; keep builds and test threads sized for it.
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
