@@ -40,7 +40,14 @@ fn general_page_refreshes_in_place_and_keeps_ticked_lines() {
         format!("127.0.0.1:{}", free_udp_port())
             .parse()
             .expect("address"),
-        &["--lines", "2", "--web", &web_addr, "--web-password", password],
+        &[
+            "--lines",
+            "2",
+            "--web",
+            &web_addr,
+            "--web-password",
+            password,
+        ],
     );
     let output = Command::new("node")
         .arg("status_refresh.mjs")
