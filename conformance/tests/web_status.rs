@@ -719,3 +719,48 @@ async fn f_5_2_1_2_red_line_number_restores_a_policy_blocked_line() {
     hang_up(&mut bed, "5551234", "p4", &ok).await;
     bed.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn gsm_page_reads_like_the_firmware_for_scrapers() {
+    // GOIP-INTERFACES §7.7: a PHP client reads serial, firmware and module version from
+    // rows 1-3 and the current time from row 6 of the GSM page's third table (value in the
+    // second cell), and the line tables as `#gsm_info > table` / `#gsm_detail > table`.
+    use scraper::{Html, Selector};
+    let bed = bed(2, |_| {}).await;
+    let app = web(&bed);
+    let page = admin_get(&app, &format!("{BASE}/status.html?type=gsm")).await;
+    let doc = Html::parse_document(&page.body);
+    let sel = |s: &str| Selector::parse(s).expect("selector");
+    let text = |e: scraper::ElementRef<'_>| e.text().collect::<String>();
+    let tables: Vec<_> = doc.select(&sel("table")).collect();
+    let rows: Vec<Vec<String>> = tables[2]
+        .select(&sel("tr"))
+        .map(|r| r.select(&sel("th, td")).map(text).collect())
+        .collect();
+    assert_eq!(rows[0][0], "Serial Number");
+    assert_eq!(rows[1][0], "Firmware Version");
+    assert!(rows[1][1].starts_with("cellgate "), "{rows:?}");
+    assert_eq!(rows[2][0], "Module Version");
+    assert!(!rows[2][1].is_empty(), "{rows:?}");
+    assert_eq!(rows[5][0], "Current Time");
+    assert!(rows[5][1].starts_with("2026-03-10 10:0"), "{rows:?}");
+    let headers = |s: &str| -> Vec<String> {
+        doc.select(&sel(s))
+            .next()
+            .expect("table")
+            .select(&sel("th"))
+            .map(text)
+            .collect()
+    };
+    let info = headers("#gsm_info > table");
+    for h in ["CH", "GSM", "Carrier"] {
+        assert!(info.iter().any(|x| x == h), "{info:?}");
+    }
+    let detail = headers("#gsm_detail > table");
+    for h in ["SIM Number", "IMEI", "IMSI", "ICCID"] {
+        assert!(detail.iter().any(|x| x == h), "{detail:?}");
+    }
+    let lines = doc.select(&sel("#gsm_detail > table tr")).skip(1).count();
+    assert_eq!(lines, 2);
+    bed.stop().await;
+}

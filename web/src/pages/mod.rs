@@ -129,7 +129,26 @@ fn head(out: &mut String, page: StatusPage, data: &PageData<'_>) {
         );
     }
     out.push_str(STYLE);
-    out.push_str("</head>\n<body>\n<table id=\"header\">\n");
+    // Title and menu are tables, as on the firmware's pages: scripts written against
+    // the firmware read the header as the page's third table (GOIP-INTERFACES §7.7).
+    let _ = write!(
+        out,
+        "</head>\n<body>\n<table id=\"title\"><tr><td><b>cellgate</b></td><td>{}</td>\
+         <td class=\"who\">{}</td></tr></table>\n<table id=\"menu\"><tr>",
+        page.title(),
+        data.session.level.user_name()
+    );
+    for p in StatusPage::ALL {
+        let class = if p == page { " class=\"current\"" } else { "" };
+        let _ = write!(
+            out,
+            "<td><a{class} href=\"{}/status.html?type={}\">{}</a></td>",
+            data.base,
+            p.type_value(),
+            p.title()
+        );
+    }
+    out.push_str("</tr></table>\n<table id=\"header\">\n");
     let modules = {
         let mut m: Vec<&str> = g.modules.iter().filter_map(|m| m.as_deref()).collect();
         m.dedup();
@@ -150,22 +169,7 @@ fn head(out: &mut String, page: StatusPage, data: &PageData<'_>) {
         "Current Time",
         g.local_time.as_deref().unwrap_or("no network time"),
     );
-    out.push_str("</table>\n<nav>");
-    for p in StatusPage::ALL {
-        let class = if p == page { " class=\"current\"" } else { "" };
-        let _ = write!(
-            out,
-            "<a{class} href=\"{}/status.html?type={}\">{}</a> ",
-            data.base,
-            p.type_value(),
-            p.title()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "<span class=\"who\">{}</span></nav>\n<main>",
-        data.session.level.user_name()
-    );
+    out.push_str("</table>\n<main>\n");
     if let Some(notice) = data.notice {
         let _ = writeln!(
             out,
@@ -219,7 +223,8 @@ body{font-family:sans-serif;font-size:13px;margin:8px}\
 table{border-collapse:collapse;margin-bottom:10px}\
 th,td{border:1px solid #bbb;padding:2px 6px;text-align:center}\
 #header th{text-align:left}\
-nav a{margin-right:10px}nav a.current{font-weight:bold}nav .who{float:right}\
+#title,#menu{border:0}#title td,#menu td{border:0;text-align:left}\
+#menu a.current{font-weight:bold}.who{color:#555}\
 .blocked button.line{color:#d00;font-weight:bold}\
 button.link{border:0;background:none;color:#036;cursor:pointer;padding:0;text-decoration:underline}\
 .notice{background:#ffd;padding:4px}\
