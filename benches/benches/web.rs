@@ -46,6 +46,8 @@ fn line(n: u16) -> LineStatus {
         prefix: Some(format!("{n:02}")),
         bcch_mode: "rotation".into(),
         lac_cell: Some("7E5 5E5B".into()),
+        lac: Some(0x7E5),
+        cell_id: Some(0x5E5B),
         gprs_registered: Some(true),
         gprs_attached: Some(true),
         forwarding: [

@@ -506,17 +506,12 @@ pub fn line_report(status: &LineStatus, gateway: &GatewayStatus) -> LineReport {
         voip_state,
         disabled: !status.enabled || status.policy_blocked,
         smb_login: None,
-        cell: status.lac_cell.as_deref().and_then(parse_lac_cell),
+        cell: status
+            .lac
+            .zip(status.cell_id)
+            .map(|(lac, cell_id)| CellInfo { lac, cell_id }),
         cgatt: status.gprs_attached.unwrap_or(false),
     }
-}
-
-/// The status page's `LAC CELL` (two hex numbers separated by blanks).
-fn parse_lac_cell(text: &str) -> Option<CellInfo> {
-    let mut parts = text.split_whitespace();
-    let lac = u32::from_str_radix(parts.next()?, 16).ok()?;
-    let cell_id = u32::from_str_radix(parts.next()?, 16).ok()?;
-    parts.next().is_none().then_some(CellInfo { lac, cell_id })
 }
 
 /// What a keepalive says while the gateway is not running: the line's identity as last
@@ -569,6 +564,8 @@ mod tests {
             prefix: None,
             bcch_mode: "auto".into(),
             lac_cell: Some("7E5 5E5B".into()),
+            lac: Some(0x7E5),
+            cell_id: Some(0x5E5B),
             gprs_registered: Some(true),
             gprs_attached: Some(true),
             forwarding: Default::default(),
@@ -629,6 +626,8 @@ mod tests {
         let mut row = status_row(1);
         row.gsm = false;
         row.lac_cell = None;
+        row.lac = None;
+        row.cell_id = None;
         row.gprs_attached = None;
         row.rssi = None;
         let r = line_report(&row, &gateway());
@@ -637,20 +636,6 @@ mod tests {
         assert_eq!(r.cell, None);
         assert!(!r.cgatt);
         assert_eq!(r.signal, None);
-    }
-
-    #[test]
-    fn lac_cell_text_is_parsed_or_left_empty() {
-        assert_eq!(
-            parse_lac_cell("FFFF ffff"),
-            Some(CellInfo {
-                lac: 0xFFFF,
-                cell_id: 0xFFFF
-            })
-        );
-        for bad in ["", "7E5", "7E5 5E5B 1", "x 1", "7E5,5E5B"] {
-            assert_eq!(parse_lac_cell(bad), None, "{bad:?}");
-        }
     }
 
     #[test]

@@ -51,6 +51,8 @@ fn row(line: u16) -> LineStatus {
         prefix: None,
         bcch_mode: "auto".into(),
         lac_cell: Some("FFFF 1A2B".into()),
+        lac: Some(0xFFFF),
+        cell_id: Some(0x1A2B),
         gprs_registered: Some(true),
         gprs_attached: Some(true),
         forwarding: Default::default(),

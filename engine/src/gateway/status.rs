@@ -72,6 +72,10 @@ pub struct LineStatus {
     pub bcch_mode: String,
     /// F-5.2.3.10: `LAC + CELL ID` in hex.
     pub lac_cell: Option<String>,
+    /// The serving cell's location area code (for machine interfaces).
+    pub lac: Option<u32>,
+    /// The serving cell's cell id (for machine interfaces).
+    pub cell_id: Option<u32>,
     /// F-5.2.3.5: GPRS registered.
     pub gprs_registered: Option<bool>,
     /// F-5.2.3.6: GPRS attached.
@@ -160,6 +164,8 @@ impl Gateway {
                         cellgate_policy::gsm::BcchMode::Rotation(_) => "rotation",
                     }
                     .to_owned(),
+                    lac: l.radio.lac,
+                    cell_id: l.radio.cell_id,
                     lac_cell: match (l.radio.lac, l.radio.cell_id) {
                         (Some(lac), Some(ci)) => Some(format!("{lac:X} {ci:X}")),
                         _ => None,
