@@ -254,15 +254,9 @@ async fn simulate(
     if let Some((listen, password)) = web {
         let password = password.unwrap_or_else(cellgate::web_plane::one_time_password);
         let (handle, requests) = ManagementHandle::channel();
-        let plane = WebPlane {
-            listen,
-            accounts: cellgate::web_plane::admin_only(&password)?,
-            login_log: None,
-            network: Default::default(),
-            utc_offset: time::UtcOffset::UTC,
-            sms_login: std::sync::Arc::new(|_| None),
-        };
-        let local = plane.start(handle).await?;
+        let local = WebPlane::admin_only(listen, &password)?
+            .start(handle)
+            .await?;
         println!("web: http://{local}/  (user admin, password {password})");
         management = Some(requests);
     }

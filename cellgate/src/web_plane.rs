@@ -29,6 +29,23 @@ pub struct WebPlane {
 }
 
 impl WebPlane {
+    /// The plane of `cellgate simulate --web`: only `admin` with `password`, the host's
+    /// default network, UTC, no SMS-server client.
+    pub fn admin_only(listen: SocketAddr, password: &str) -> Result<Self, String> {
+        let mut accounts = Accounts::new();
+        accounts
+            .enable(Level::Admin, password, "--web-password")
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            listen,
+            accounts,
+            login_log: None,
+            network: HostNetworkConfig::default(),
+            utc_offset: time::UtcOffset::UTC,
+            sms_login: Arc::new(|_| None),
+        })
+    }
+
     /// Binds the listen address and serves in a background task until the process ends;
     /// returns the bound address.
     pub async fn start(
@@ -74,13 +91,4 @@ pub fn one_time_password() -> String {
     (0..14)
         .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
         .collect()
-}
-
-/// Accounts with only `admin` and `password`.
-pub fn admin_only(password: &str) -> Result<Accounts, String> {
-    let mut accounts = Accounts::new();
-    accounts
-        .enable(Level::Admin, password, "--web-password")
-        .map_err(|e| e.to_string())?;
-    Ok(accounts)
 }

@@ -418,7 +418,6 @@ fn describe(name: &str, lines: &[LineId]) -> String {
     format!("{what}: line {}", list.join(", "))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn status_html(
     State(state): State<WebState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -102,13 +102,35 @@ pub fn sim_present(sim: &str) -> bool {
     matches!(sim, "Y" | "PIN2" | "PUK2")
 }
 
+/// `NO LIMIT`, or the remaining amount: how the pages and `status.xml` show a quota
+/// (F-5.2.1.18, F-5.2.1.19).
+pub(crate) fn limit_text<T: ToString>(remaining: Option<T>) -> String {
+    remaining.map_or_else(|| "NO LIMIT".to_owned(), |r| r.to_string())
+}
+
+/// The BCCH a line is held on: shown only in fixed or rotation mode (F-5.2.1.16).
+pub(crate) fn held_bcch(l: &LineStatus) -> String {
+    l.bcch
+        .filter(|_| l.bcch_mode != "auto")
+        .map(|b| b.to_string())
+        .unwrap_or_default()
+}
+
+/// What clicking the Enable value does (the firmware's tooltip).
+pub(crate) fn module_title(enabled: bool) -> &'static str {
+    if enabled {
+        "Click to shut down module"
+    } else {
+        "Click to start module"
+    }
+}
+
 fn yn(v: bool) -> String {
     if v { "Y" } else { "N" }.to_owned()
 }
 
 /// The fields of one line, in the firmware's order.
 pub fn line_fields(l: &LineStatus, ctx: &XmlContext<'_>) -> Vec<(&'static str, String)> {
-    let no_limit = || "NO LIMIT".to_owned();
     vec![
         (
             "module_status_gsm",
@@ -116,15 +138,7 @@ pub fn line_fields(l: &LineStatus, ctx: &XmlContext<'_>) -> Vec<(&'static str, S
         ),
         ("module_title_gsm", String::new()),
         ("module_status", yn(l.enabled)),
-        (
-            "module_title",
-            if l.enabled {
-                "Click to shut down module"
-            } else {
-                "Click to start module"
-            }
-            .into(),
-        ),
+        ("module_title", module_title(l.enabled).into()),
         // Parsers accept only Y/N here; PIN/PUK show on the HTML page. A SIM waiting
         // for PIN2/PUK2 works (F-6.10.7): Y.
         ("gsm_sim", yn(sim_present(&l.sim))),
@@ -139,32 +153,16 @@ pub fn line_fields(l: &LineStatus, ctx: &XmlContext<'_>) -> Vec<(&'static str, S
         ("smb_login", String::new()),
         ("gsm_signal", l.rssi.unwrap_or(99).to_string()),
         ("gsm_cur_oper", l.operator.clone().unwrap_or_default()),
-        (
-            "gsm_cur_bst",
-            l.bcch
-                .filter(|_| l.bcch_mode != "auto")
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
-        ),
+        ("gsm_cur_bst", held_bcch(l)),
         ("lac", l.lac_cell.clone().unwrap_or_default()),
-        (
-            "sim_remain",
-            l.remaining_minutes
-                .map(|m| m.to_string())
-                .unwrap_or_else(no_limit),
-        ),
+        ("sim_remain", limit_text(l.remaining_minutes)),
         ("nocall_t", l.idle_minutes.unwrap_or(0).to_string()),
         ("acd", l.acd.unwrap_or(0).to_string()),
         ("asr", l.asr.unwrap_or(0).to_string()),
         ("callt", l.total_seconds.to_string()),
         ("callc", l.calls.clone()),
         ("rct", format_unix(l.cdr_since, ctx.utc_offset)),
-        (
-            "sms_count",
-            l.remaining_sms
-                .map(|m| m.to_string())
-                .unwrap_or_else(no_limit),
-        ),
+        ("sms_count", limit_text(l.remaining_sms)),
     ]
 }
 

@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::{row, yn, PageData};
+use super::{module_list, row, yn, PageData};
 use crate::host_network::{HostNetwork, InterfaceInfo};
+use crate::status_xml::limit_text;
 use crate::text::xml_escape;
 
 pub(super) fn body(out: &mut String, data: &PageData<'_>) {
@@ -11,15 +12,13 @@ pub(super) fn body(out: &mut String, data: &PageData<'_>) {
     out.push_str("<h3>Hardware</h3>\n<table id=\"hardware\">\n");
     row(out, "S/N", g.serial.as_deref().unwrap_or(""));
     row(out, "Version", &g.version);
-    let mut modules: Vec<&str> = g.modules.iter().filter_map(|m| m.as_deref()).collect();
-    modules.dedup();
     row(
         out,
         "Model",
         &format!(
             "cellgate, {} line(s); {}",
             data.snapshot.lines.len(),
-            modules.join(", ")
+            module_list(g)
         ),
     );
     row(
@@ -72,9 +71,7 @@ pub(super) fn body(out: &mut String, data: &PageData<'_>) {
             yn(l.gsm),
             yn(l.inbound),
             yn(l.outbound),
-            l.remaining_minutes
-                .map(|m| m.to_string())
-                .unwrap_or_else(|| "NO LIMIT".into())
+            limit_text(l.remaining_minutes)
         );
     }
     out.push_str("</table>\n");

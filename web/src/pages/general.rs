@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::{opt, yn, PageData};
+use crate::status_xml::{held_bcch, limit_text, module_title};
 use crate::text::{format_unix, xml_escape};
 
 /// Refreshes the General page every 5 s without losing ticked checkboxes: fetches the
@@ -67,25 +68,11 @@ pub(super) fn body(out: &mut String, data: &PageData<'_>) {
             n.to_string()
         };
         let toggle = if l.enabled { "module_off" } else { "module_on" };
-        let toggle_title = if l.enabled {
-            "Click to shut down module"
-        } else {
-            "Click to start module"
-        };
+        let toggle_title = module_title(l.enabled);
         let sms = (data.sms_login)(n).map(yn).unwrap_or("");
-        let bcch = l
-            .bcch
-            .filter(|_| l.bcch_mode != "auto")
-            .map(|b| b.to_string())
-            .unwrap_or_default();
-        let remaining = l
-            .remaining_minutes
-            .map(|m| m.to_string())
-            .unwrap_or_else(|| "NO LIMIT".into());
-        let remaining_sms = l
-            .remaining_sms
-            .map(|m| m.to_string())
-            .unwrap_or_else(|| "NO LIMIT".into());
+        let bcch = held_bcch(l);
+        let remaining = limit_text(l.remaining_minutes);
+        let remaining_sms = limit_text(l.remaining_sms);
         let _ = writeln!(
             out,
             "<tr id=\"l{n}\"{class}>\

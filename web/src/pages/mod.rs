@@ -149,11 +149,7 @@ fn head(out: &mut String, page: StatusPage, data: &PageData<'_>) {
         );
     }
     out.push_str("</tr></table>\n<table id=\"header\">\n");
-    let modules = {
-        let mut m: Vec<&str> = g.modules.iter().filter_map(|m| m.as_deref()).collect();
-        m.dedup();
-        m.join(", ")
-    };
+    let modules = module_list(g);
     let last_login = data
         .session
         .previous
@@ -177,6 +173,13 @@ fn head(out: &mut String, page: StatusPage, data: &PageData<'_>) {
             xml_escape(notice)
         );
     }
+}
+
+/// The module models of the lines, each once when neighbours repeat it.
+fn module_list(g: &cellgate_engine::gateway::GatewayStatus) -> String {
+    let mut m: Vec<&str> = g.modules.iter().filter_map(|m| m.as_deref()).collect();
+    m.dedup();
+    m.join(", ")
 }
 
 /// A two-cell row: label, value.
